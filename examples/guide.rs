@@ -1,0 +1,115 @@
+//! The OpenTelemetry Python guide's scenario, in Rust.
+//!
+//! `cargo run --example guide` prints every span to the console. With
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` set it also exports OTLP there, over the protocol
+//! `OTEL_EXPORTER_OTLP_PROTOCOL` names (`grpc`, `http/protobuf` or `http/json`).
+
+use otlp_sdk::export::ConsoleSpanExporter;
+use otlp_sdk::resource::{Resource, SERVICE_NAME};
+use otlp_sdk::semconv::{HTTP_METHOD, HTTP_URL};
+use otlp_sdk::trace::{get_current_span, Status, TracerProvider};
+use otlp_sdk::{global, traced, KeyValue};
+
+/// Guide, "Initialization": a resource, a provider with batch processors (console, and OTLP
+/// when configured), set as the global provider.
+fn init_tracing(resource: &Resource) -> TracerProvider {
+    let builder = TracerProvider::builder()
+        .with_resource(resource.clone())
+        .with_batch_exporter(ConsoleSpanExporter::default());
+    let provider = builder.build();
+    global::set_tracer_provider(provider.clone());
+    provider
+}
+
+/// Guide, "Creating a Span".
+fn do_work() {
+    let tracer = global::tracer("my.tracer.name");
+    let _span = tracer.start_as_current_span("span.name");
+    println!("doing some work...");
+}
+
+/// Guide, "Creating nested Spans".
+fn do_nested_work() {
+    let tracer = global::tracer("my.tracer.name");
+    let _parent = tracer.start_as_current_span("parent");
+    println!("doing some work...");
+    let _child = tracer.start_as_current_span("child");
+    println!("doing some nested work...");
+}
+
+/// Guide, "Creating Spans with decorators", with "Attributes", "Semantic Attributes" and
+/// "Events" inside.
+#[traced("span", tracer = "my.tracer.name")]
+fn do_decorated_work() {
+    let span = get_current_span();
+    span.set_attribute("operation.value", 1);
+    span.set_attribute("operation.name", "Saying hello!");
+    span.set_attribute("operation.other-stuff", vec![1i64, 2, 3]);
+    span.set_attribute(HTTP_METHOD, "GET");
+    span.set_attribute(HTTP_URL, "https://base14.io/");
+    span.add_event("Starting some work", []);
+    println!("doing some work...");
+    span.add_event("Finished working", []);
+}
+
+#[derive(Debug)]
+struct WorkError;
+
+impl std::fmt::Display for WorkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("boom")
+    }
+}
+
+impl std::error::Error for WorkError {}
+
+fn something_that_might_fail() -> Result<(), WorkError> {
+    Err(WorkError)
+}
+
+/// Guide, "Setting a Span Status" and recording the exception.
+fn do_failing_work() {
+    let tracer = global::tracer("my.tracer.name");
+    let span = tracer.start_as_current_span("error.operation");
+    if let Err(exception) = something_that_might_fail() {
+        span.set_status(Status::error(""));
+        span.record_exception(&exception);
+    }
+}
+
+/// Guide, "Extracting Trace and Span IDs".
+fn get_trace_span_ids() -> Option<(String, String)> {
+    let current_span = get_current_span();
+    if current_span.is_recording() {
+        let cx = current_span.span_context();
+        let (trace_id, span_id) = (cx.trace_id().to_string(), cx.span_id().to_string());
+        println!("ids trace_id={trace_id} span_id={span_id}");
+        Some((trace_id, span_id))
+    } else {
+        println!("No active span found");
+        None
+    }
+}
+
+fn traced_function() {
+    let tracer = global::tracer("my.tracer.name");
+    let _span = tracer.start_as_current_span("my-operation");
+    if let Some((trace_id, span_id)) = get_trace_span_ids() {
+        println!("Processing operation with trace: {trace_id}, span: {span_id}");
+    }
+}
+
+fn main() {
+    let resource = Resource::new([KeyValue::new(SERVICE_NAME, "my.service.name")]);
+    let tracer_provider = init_tracing(&resource);
+
+    do_work();
+    do_nested_work();
+    do_decorated_work();
+    do_failing_work();
+    traced_function();
+
+    if let Err(e) = tracer_provider.shutdown() {
+        eprintln!("tracer provider shutdown: {e}");
+    }
+}

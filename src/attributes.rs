@@ -1,0 +1,434 @@
+//! Attribute keys and values: the `key = value` pairs carried by resources, spans, events,
+//! links, metric points and log records.
+//!
+//! Strings are stored without copying when they are `&'static str` (the usual case for keys
+//! and for many values), and in a shared `Arc<str>` otherwise, so cloning an attribute never
+//! copies its text.
+//!
+//! ```
+//! use otlp_sdk::{KeyValue, Value};
+//! let kv = KeyValue::new("operation.value", 1);
+//! assert_eq!(kv.value, Value::I64(1));
+//! let arr = KeyValue::new("operation.other-stuff", vec![1i64, 2, 3]);
+//! assert_eq!(arr.value.to_string(), "[1,2,3]");
+//! ```
+
+use std::borrow::{Borrow, Cow};
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// An immutable string that is either borrowed for `'static` or shared behind an `Arc`.
+///
+/// Cloning is cheap in both cases.
+#[derive(Clone)]
+pub struct StringValue(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl StringValue {
+    /// A string borrowed for the whole program (no allocation).
+    pub const fn from_static(s: &'static str) -> Self {
+        StringValue(Repr::Static(s))
+    }
+
+    /// The text.
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Repr::Static(s) => s,
+            Repr::Shared(s) => s,
+        }
+    }
+
+    /// Truncates to at most `max_chars` characters (Unicode scalar values), as attribute
+    /// length limits require. Returns `true` when something was cut.
+    pub(crate) fn truncate_chars(&mut self, max_chars: usize) -> bool {
+        let s = self.as_str();
+        if s.len() <= max_chars {
+            return false; // byte length bounds char count
+        }
+        match s.char_indices().nth(max_chars) {
+            Some((idx, _)) => {
+                let cut = &s[..idx];
+                *self = match &self.0 {
+                    Repr::Static(st) => StringValue(Repr::Static(&st[..idx])),
+                    Repr::Shared(_) => StringValue(Repr::Shared(Arc::from(cut))),
+                };
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Default for StringValue {
+    fn default() -> Self {
+        StringValue::from_static("")
+    }
+}
+
+impl std::ops::Deref for StringValue {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for StringValue {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Borrow<str> for StringValue {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for StringValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+impl Eq for StringValue {}
+
+impl PartialOrd for StringValue {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for StringValue {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Hash for StringValue {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl fmt::Debug for StringValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for StringValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&'static str> for StringValue {
+    fn from(s: &'static str) -> Self {
+        StringValue(Repr::Static(s))
+    }
+}
+
+impl From<String> for StringValue {
+    fn from(s: String) -> Self {
+        StringValue(Repr::Shared(Arc::from(s)))
+    }
+}
+
+impl From<Arc<str>> for StringValue {
+    fn from(s: Arc<str>) -> Self {
+        StringValue(Repr::Shared(s))
+    }
+}
+
+impl From<Cow<'static, str>> for StringValue {
+    fn from(s: Cow<'static, str>) -> Self {
+        match s {
+            Cow::Borrowed(b) => b.into(),
+            Cow::Owned(o) => o.into(),
+        }
+    }
+}
+
+impl From<&String> for StringValue {
+    fn from(s: &String) -> Self {
+        s.clone().into()
+    }
+}
+
+/// An attribute key, such as `http.request.method`.
+pub type Key = StringValue;
+
+/// A homogeneous array attribute value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Array {
+    /// An array of booleans.
+    Bool(Vec<bool>),
+    /// An array of signed 64-bit integers.
+    I64(Vec<i64>),
+    /// An array of 64-bit floats.
+    F64(Vec<f64>),
+    /// An array of strings.
+    String(Vec<StringValue>),
+}
+
+impl Array {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Array::Bool(v) => v.len(),
+            Array::I64(v) => v.len(),
+            Array::F64(v) => v.len(),
+            Array::String(v) => v.len(),
+        }
+    }
+
+    /// `true` when the array has no element.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An attribute value: one of the OTLP `AnyValue` kinds that attributes may hold.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A boolean.
+    Bool(bool),
+    /// A signed 64-bit integer.
+    I64(i64),
+    /// A 64-bit float.
+    F64(f64),
+    /// A string.
+    String(StringValue),
+    /// A homogeneous array.
+    Array(Array),
+}
+
+impl Value {
+    /// The value as a string slice, when it is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    /// Applies an attribute value length limit: strings, and each string of a string array,
+    /// are cut to `max` characters. Returns `true` if anything was cut.
+    pub(crate) fn truncate(&mut self, max: usize) -> bool {
+        match self {
+            Value::String(s) => s.truncate_chars(max),
+            Value::Array(Array::String(v)) => {
+                let mut cut = false;
+                for s in v {
+                    cut |= s.truncate_chars(max);
+                }
+                cut
+            }
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn list<T>(
+            f: &mut fmt::Formatter<'_>,
+            v: &[T],
+            each: impl Fn(&mut fmt::Formatter<'_>, &T) -> fmt::Result,
+        ) -> fmt::Result {
+            f.write_str("[")?;
+            for (i, x) in v.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(",")?;
+                }
+                each(f, x)?;
+            }
+            f.write_str("]")
+        }
+        match self {
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::I64(i) => write!(f, "{i}"),
+            Value::F64(x) => write!(f, "{x}"),
+            Value::String(s) => f.write_str(s),
+            Value::Array(Array::Bool(v)) => list(f, v, |f, x| write!(f, "{x}")),
+            Value::Array(Array::I64(v)) => list(f, v, |f, x| write!(f, "{x}")),
+            Value::Array(Array::F64(v)) => list(f, v, |f, x| write!(f, "{x}")),
+            Value::Array(Array::String(v)) => list(f, v, |f, x| write!(f, "{x:?}")),
+        }
+    }
+}
+
+macro_rules! value_from {
+    ($($t:ty => |$v:ident| $e:expr),* $(,)?) => {
+        $(impl From<$t> for Value {
+            #[inline]
+            fn from($v: $t) -> Self { $e }
+        })*
+    };
+}
+
+value_from! {
+    bool => |v| Value::Bool(v),
+    i64 => |v| Value::I64(v),
+    i32 => |v| Value::I64(v.into()),
+    u32 => |v| Value::I64(v.into()),
+    f64 => |v| Value::F64(v),
+    f32 => |v| Value::F64(v.into()),
+    &'static str => |v| Value::String(v.into()),
+    String => |v| Value::String(v.into()),
+    StringValue => |v| Value::String(v),
+    Arc<str> => |v| Value::String(v.into()),
+    Cow<'static, str> => |v| Value::String(v.into()),
+    Array => |v| Value::Array(v),
+    Vec<bool> => |v| Value::Array(Array::Bool(v)),
+    Vec<i64> => |v| Value::Array(Array::I64(v)),
+    Vec<f64> => |v| Value::Array(Array::F64(v)),
+    Vec<StringValue> => |v| Value::Array(Array::String(v)),
+    Vec<&'static str> => |v| Value::Array(Array::String(v.into_iter().map(Into::into).collect())),
+    Vec<String> => |v| Value::Array(Array::String(v.into_iter().map(Into::into).collect())),
+}
+
+impl<const N: usize> From<[i64; N]> for Value {
+    fn from(v: [i64; N]) -> Self {
+        Value::Array(Array::I64(v.to_vec()))
+    }
+}
+impl<const N: usize> From<[f64; N]> for Value {
+    fn from(v: [f64; N]) -> Self {
+        Value::Array(Array::F64(v.to_vec()))
+    }
+}
+impl<const N: usize> From<[bool; N]> for Value {
+    fn from(v: [bool; N]) -> Self {
+        Value::Array(Array::Bool(v.to_vec()))
+    }
+}
+impl<const N: usize> From<[&'static str; N]> for Value {
+    fn from(v: [&'static str; N]) -> Self {
+        Value::Array(Array::String(v.iter().map(|s| (*s).into()).collect()))
+    }
+}
+
+/// A key and its value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyValue {
+    /// The key.
+    pub key: Key,
+    /// The value.
+    pub value: Value,
+}
+
+impl KeyValue {
+    /// A new pair; both sides accept anything convertible (`&'static str`, `String`, numbers,
+    /// `Vec`s and arrays of them).
+    #[inline]
+    pub fn new(key: impl Into<Key>, value: impl Into<Value>) -> Self {
+        KeyValue {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+impl<K: Into<Key>, V: Into<Value>> From<(K, V)> for KeyValue {
+    fn from((k, v): (K, V)) -> Self {
+        KeyValue::new(k, v)
+    }
+}
+
+/// Limits on attribute collections, shared by spans, events, links and log records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AttributeLimits {
+    pub(crate) max_count: usize,
+    pub(crate) max_value_len: Option<usize>,
+}
+
+/// Inserts or replaces `kv` in `attrs` under `limits`. Returns `false` when the attribute
+/// was dropped because the collection is full (a replacement of an existing key is never
+/// dropped, as the specification requires).
+pub(crate) fn upsert(attrs: &mut Vec<KeyValue>, mut kv: KeyValue, limits: AttributeLimits) -> bool {
+    if let Some(max) = limits.max_value_len {
+        kv.value.truncate(max);
+    }
+    if let Some(existing) = attrs.iter_mut().find(|e| e.key == kv.key) {
+        existing.value = kv.value;
+        return true;
+    }
+    if attrs.len() >= limits.max_count {
+        return false;
+    }
+    attrs.push(kv);
+    true
+}
+
+/// Builds a de-duplicated (last value wins) attribute list under `limits`; returns the list
+/// and the number of attributes dropped by the count limit.
+pub(crate) fn collect_limited(
+    kvs: impl IntoIterator<Item = KeyValue>,
+    limits: AttributeLimits,
+) -> (Vec<KeyValue>, u32) {
+    let mut out = Vec::new();
+    let mut dropped = 0u32;
+    for kv in kvs {
+        if !upsert(&mut out, kv, limits) {
+            dropped = dropped.saturating_add(1);
+        }
+    }
+    (out, dropped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_strings_are_not_copied() {
+        let s: StringValue = "abc".into();
+        assert!(matches!(s.0, Repr::Static(_)));
+        let o: StringValue = String::from("abc").into();
+        assert_eq!(s, o);
+    }
+
+    #[test]
+    fn truncation_counts_chars_not_bytes() {
+        let mut v = Value::from("héllo wörld");
+        assert!(v.truncate(4));
+        assert_eq!(v.as_str(), Some("héll"));
+        let mut short = Value::from("ab");
+        assert!(!short.truncate(4));
+        let mut arr = Value::from(vec!["abcdef", "x"]);
+        assert!(arr.truncate(3));
+        assert_eq!(arr, Value::from(vec!["abc", "x"]));
+    }
+
+    #[test]
+    fn upsert_replaces_and_limits() {
+        let lim = AttributeLimits {
+            max_count: 2,
+            max_value_len: None,
+        };
+        let (attrs, dropped) = collect_limited(
+            [
+                KeyValue::new("a", 1),
+                KeyValue::new("b", 2),
+                KeyValue::new("c", 3),
+                KeyValue::new("a", 9),
+            ],
+            lim,
+        );
+        assert_eq!(dropped, 1);
+        assert_eq!(attrs, vec![KeyValue::new("a", 9), KeyValue::new("b", 2)]);
+    }
+
+    #[test]
+    fn display_of_arrays() {
+        assert_eq!(Value::from([1i64, 2, 3]).to_string(), "[1,2,3]");
+        assert_eq!(Value::from(vec!["a", "b"]).to_string(), "[\"a\",\"b\"]");
+        assert_eq!(Value::from(true).to_string(), "true");
+    }
+}

@@ -1,0 +1,101 @@
+//! The batch pipeline shared by spans and log records.
+//!
+//! Ending a span (or emitting a log record) pushes the finished item into a bounded lock-free
+//! queue ([`crossbeam_queue::ArrayQueue`]): no mutex, no syscall, no allocation. When the queue
+//! is full the item is dropped and counted; the application thread never waits. One named
+//! background thread per processor drains the queue in batches, by size or on a timer, and
+//! hands each batch to the exporter.
+//!
+//! [`BatchConfig`] holds the knobs (queue size, batch size, delay, export timeout), with the
+//! specification's defaults and `OTEL_BSP_*` / `OTEL_BLRP_*` environment variables.
+
+mod batch;
+
+pub use batch::PipelineStats;
+pub(crate) use batch::{BatchExport, BatchPipeline};
+
+use std::time::Duration;
+
+use crate::env::{millis_or_report, u64_or_report};
+
+/// Settings of a batch processor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// Maximum items waiting for export; more are dropped (default 2048).
+    pub max_queue_size: usize,
+    /// Maximum items per export call (default 512).
+    pub max_export_batch_size: usize,
+    /// Longest time an item waits before a (partial) batch is exported (default 5 s for spans,
+    /// 1 s for logs).
+    pub scheduled_delay: Duration,
+    /// Time allowed for one export call (default 30 s).
+    pub export_timeout: Duration,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            max_queue_size: 2048,
+            max_export_batch_size: 512,
+            scheduled_delay: Duration::from_secs(5),
+            export_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl BatchConfig {
+    /// The span defaults overridden by `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT`,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE` and `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`. Bad values are reported
+    /// through diagnostics and the defaults kept.
+    pub fn spans_from_env() -> Self {
+        Self::from_env_with(
+            BatchConfig::default(),
+            [
+                "OTEL_BSP_SCHEDULE_DELAY",
+                "OTEL_BSP_EXPORT_TIMEOUT",
+                "OTEL_BSP_MAX_QUEUE_SIZE",
+                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+            ],
+        )
+    }
+
+    /// The log defaults (1 s delay) overridden by the `OTEL_BLRP_*` variables.
+    pub fn logs_from_env() -> Self {
+        Self::from_env_with(
+            BatchConfig {
+                scheduled_delay: Duration::from_secs(1),
+                ..BatchConfig::default()
+            },
+            [
+                "OTEL_BLRP_SCHEDULE_DELAY",
+                "OTEL_BLRP_EXPORT_TIMEOUT",
+                "OTEL_BLRP_MAX_QUEUE_SIZE",
+                "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+            ],
+        )
+    }
+
+    fn from_env_with(mut c: BatchConfig, vars: [&'static str; 4]) -> Self {
+        if let Some(d) = millis_or_report(vars[0]) {
+            c.scheduled_delay = d;
+        }
+        if let Some(d) = millis_or_report(vars[1]) {
+            c.export_timeout = d;
+        }
+        if let Some(q) = u64_or_report(vars[2]).filter(|q| *q > 0) {
+            c.max_queue_size = q as usize;
+        }
+        if let Some(b) = u64_or_report(vars[3]).filter(|b| *b > 0) {
+            c.max_export_batch_size = b as usize;
+        }
+        c.normalized()
+    }
+
+    /// Enforces the specification's rule that the batch size is at most the queue size, and
+    /// that neither is zero.
+    pub(crate) fn normalized(mut self) -> Self {
+        self.max_queue_size = self.max_queue_size.max(1);
+        self.max_export_batch_size = self.max_export_batch_size.clamp(1, self.max_queue_size);
+        self
+    }
+}

@@ -1,0 +1,170 @@
+//! Span processors (what happens to a span when it starts and ends) and the span exporter
+//! interface.
+
+use std::fmt;
+use std::sync::Mutex;
+
+use crate::context::Context;
+use crate::error::{SdkError, SdkResult};
+use crate::pipeline::{BatchConfig, BatchExport, BatchPipeline, PipelineStats};
+use crate::resource::Resource;
+use crate::trace::span_data::SpanData;
+
+/// Receives batches of finished spans and sends them somewhere (console, memory, OTLP...).
+///
+/// Export calls are made one at a time from a processor's thread; an exporter needs no
+/// locking of its own.
+pub trait SpanExporter: Send + fmt::Debug + 'static {
+    /// Exports a batch.
+    fn export(&mut self, batch: &[SpanData]) -> SdkResult;
+    /// Called once, before the first export, with the provider's resource.
+    fn set_resource(&mut self, _resource: &Resource) {}
+    /// Flushes anything the exporter buffers.
+    fn force_flush(&mut self) -> SdkResult {
+        Ok(())
+    }
+    /// Releases the exporter's resources; later exports should fail.
+    fn shutdown(&mut self) -> SdkResult {
+        Ok(())
+    }
+}
+
+/// Hooks called when spans start and end.
+pub trait SpanProcessor: Send + Sync + fmt::Debug + 'static {
+    /// A span started (it can still be modified).
+    fn on_start(&self, _span: &mut SpanData, _parent: &Context) {}
+    /// A sampled span ended; the processor takes it.
+    fn on_end(&self, span: SpanData);
+    /// Exports everything already ended.
+    fn force_flush(&self) -> SdkResult;
+    /// Flushes and releases resources. Idempotent: later calls return
+    /// [`SdkError::AlreadyShutdown`].
+    fn shutdown(&self) -> SdkResult;
+    /// Called once by the provider's builder with its resource.
+    fn set_resource(&mut self, _resource: &Resource) {}
+}
+
+/// Exports each span as soon as it ends, on the thread that ends it. Meant for tests and
+/// debugging; use [`BatchSpanProcessor`] in production.
+pub struct SimpleSpanProcessor {
+    exporter: Mutex<Box<dyn SpanExporter>>,
+    shut_down: std::sync::atomic::AtomicBool,
+}
+
+impl SimpleSpanProcessor {
+    /// A processor exporting through `exporter`.
+    pub fn new(exporter: impl SpanExporter) -> Self {
+        SimpleSpanProcessor {
+            exporter: Mutex::new(Box::new(exporter)),
+            shut_down: Default::default(),
+        }
+    }
+}
+
+impl fmt::Debug for SimpleSpanProcessor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SimpleSpanProcessor")
+    }
+}
+
+impl SpanProcessor for SimpleSpanProcessor {
+    fn on_end(&self, span: SpanData) {
+        use std::sync::atomic::Ordering;
+        if self.shut_down.load(Ordering::Acquire) {
+            return;
+        }
+        if let Ok(mut e) = self.exporter.lock() {
+            if let Err(err) = e.export(std::slice::from_ref(&span)) {
+                crate::diagnostics::report(&format!("SimpleSpanProcessor: export failed: {err}"));
+            }
+        }
+    }
+    fn force_flush(&self) -> SdkResult {
+        self.exporter
+            .lock()
+            .map_err(|_| SdkError::failed("exporter lock poisoned"))?
+            .force_flush()
+    }
+    fn shutdown(&self) -> SdkResult {
+        use std::sync::atomic::Ordering;
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return Err(SdkError::AlreadyShutdown);
+        }
+        self.exporter
+            .lock()
+            .map_err(|_| SdkError::failed("exporter lock poisoned"))?
+            .shutdown()
+    }
+    fn set_resource(&mut self, resource: &Resource) {
+        if let Ok(e) = self.exporter.get_mut() {
+            e.set_resource(resource);
+        }
+    }
+}
+
+/// Batches ended spans on a background thread and exports them; see the
+/// [`pipeline`](crate::pipeline) module for how. Configure it with [`BatchConfig`] (defaults
+/// and `OTEL_BSP_*` environment variables).
+pub struct BatchSpanProcessor {
+    pipeline: BatchPipeline<SpanData>,
+}
+
+struct ExportSpans(Box<dyn SpanExporter>);
+
+impl BatchExport<SpanData> for ExportSpans {
+    fn export(&mut self, batch: &[SpanData]) -> SdkResult {
+        self.0.export(batch)
+    }
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource)
+    }
+    fn force_flush(&mut self) -> SdkResult {
+        self.0.force_flush()
+    }
+    fn shutdown(&mut self) -> SdkResult {
+        self.0.shutdown()
+    }
+}
+
+impl BatchSpanProcessor {
+    /// A batch processor with the environment's (or the default) settings.
+    pub fn new(exporter: impl SpanExporter) -> Self {
+        Self::with_config(exporter, BatchConfig::spans_from_env())
+    }
+
+    /// A batch processor with explicit settings.
+    pub fn with_config(exporter: impl SpanExporter, config: BatchConfig) -> Self {
+        BatchSpanProcessor {
+            pipeline: BatchPipeline::new(ExportSpans(Box::new(exporter)), config, "otlp-sdk-spans"),
+        }
+    }
+
+    /// Counters: accepted, dropped, exported and failed spans.
+    pub fn stats(&self) -> PipelineStats {
+        self.pipeline.stats()
+    }
+}
+
+impl fmt::Debug for BatchSpanProcessor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchSpanProcessor")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl SpanProcessor for BatchSpanProcessor {
+    #[inline]
+    fn on_end(&self, span: SpanData) {
+        self.pipeline.push(span);
+    }
+    fn force_flush(&self) -> SdkResult {
+        self.pipeline.force_flush()
+    }
+    fn shutdown(&self) -> SdkResult {
+        self.pipeline.shutdown()
+    }
+    fn set_resource(&mut self, resource: &Resource) {
+        self.pipeline.set_resource(resource);
+    }
+}

@@ -1,0 +1,244 @@
+//! The [`TracerProvider`]: configuration shared by all tracers (resource, processors, sampler,
+//! id generator, limits) and the owner of the span pipelines.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::attributes::StringValue;
+use crate::diagnostics;
+use crate::error::{SdkError, SdkResult};
+use crate::resource::Resource;
+use crate::scope::InstrumentationScope;
+use crate::trace::id_generator::IdGenerator;
+use crate::trace::limits::SpanLimits;
+use crate::trace::processor::{
+    BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanProcessor,
+};
+use crate::trace::sampler::Sampler;
+use crate::trace::span_data::SpanData;
+use crate::trace::tracer::Tracer;
+
+/// Creates tracers and routes their finished spans to the span processors. Cheap to clone
+/// (all clones share one provider).
+///
+/// ```
+/// use otlp_sdk::export::InMemorySpanExporter;
+/// use otlp_sdk::resource::{Resource, SERVICE_NAME};
+/// use otlp_sdk::trace::TracerProvider;
+/// use otlp_sdk::KeyValue;
+///
+/// let exporter = InMemorySpanExporter::default();
+/// let provider = TracerProvider::builder()
+///     .with_resource(Resource::new([KeyValue::new(SERVICE_NAME, "my.service.name")]))
+///     .with_simple_exporter(exporter.clone())
+///     .build();
+/// let tracer = provider.tracer("my.tracer.name");
+/// tracer.in_span("span.name", |_span| {});
+/// provider.shutdown().unwrap();
+/// assert_eq!(exporter.finished_spans()[0].name.as_str(), "span.name");
+/// ```
+#[derive(Clone)]
+pub struct TracerProvider {
+    pub(crate) inner: Arc<ProviderInner>,
+}
+
+pub(crate) struct ProviderInner {
+    pub(crate) resource: Resource,
+    processors: Vec<Box<dyn SpanProcessor>>,
+    pub(crate) sampler: Sampler,
+    pub(crate) id_generator: Option<Arc<dyn IdGenerator>>,
+    pub(crate) limits: SpanLimits,
+    shut_down: AtomicBool,
+    dropped_after_shutdown: AtomicU64,
+}
+
+impl ProviderInner {
+    #[inline]
+    pub(crate) fn on_end(&self, span: SpanData) {
+        if self.shut_down.load(Ordering::Relaxed) {
+            self.dropped_after_shutdown.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if !span.span_context.is_sampled() {
+            return; // record-only spans are seen by processors' on_start but never exported
+        }
+        match self.processors.as_slice() {
+            [] => {}
+            [one] => one.on_end(span),
+            [rest @ .., last] => {
+                for p in rest {
+                    p.on_end(span.clone());
+                }
+                last.on_end(span);
+            }
+        }
+    }
+
+    pub(crate) fn has_processors(&self) -> bool {
+        !self.processors.is_empty()
+    }
+
+    pub(crate) fn on_start(&self, span: &mut SpanData, parent: &crate::context::Context) {
+        for p in &self.processors {
+            p.on_start(span, parent);
+        }
+    }
+
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for TracerProvider {
+    fn default() -> Self {
+        TracerProvider::builder().build()
+    }
+}
+
+impl TracerProvider {
+    /// A builder with the defaults: the default resource, the sampler from the environment
+    /// (`ParentBased(AlwaysOn)` when unset), limits from the environment, no processor.
+    pub fn builder() -> TracerProviderBuilder {
+        TracerProviderBuilder {
+            resource: None,
+            processors: Vec::new(),
+            sampler: None,
+            id_generator: None,
+            limits: None,
+        }
+    }
+
+    /// A tracer for the instrumentation scope `name` (e.g. `"my.tracer.name"`).
+    pub fn tracer(&self, name: impl Into<StringValue>) -> Tracer {
+        self.tracer_with_scope(InstrumentationScope::new(name))
+    }
+
+    /// A tracer for a scope with version, schema URL or attributes.
+    pub fn tracer_with_scope(&self, scope: InstrumentationScope) -> Tracer {
+        Tracer::new(Arc::clone(&self.inner), scope)
+    }
+
+    /// The resource.
+    pub fn resource(&self) -> &Resource {
+        &self.inner.resource
+    }
+
+    /// Exports every span already ended, through every processor.
+    pub fn force_flush(&self) -> SdkResult {
+        if self.inner.is_shut_down() {
+            return Err(SdkError::AlreadyShutdown);
+        }
+        first_error(self.inner.processors.iter().map(|p| p.force_flush()))
+    }
+
+    /// Flushes and shuts down every processor. Spans ended afterwards are dropped (counted in
+    /// [`TracerProvider::dropped_after_shutdown`]). A second call returns
+    /// [`SdkError::AlreadyShutdown`].
+    pub fn shutdown(&self) -> SdkResult {
+        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
+            return Err(SdkError::AlreadyShutdown);
+        }
+        first_error(self.inner.processors.iter().map(|p| p.shutdown()))
+    }
+
+    /// Spans that ended after `shutdown` and were therefore dropped.
+    pub fn dropped_after_shutdown(&self) -> u64 {
+        self.inner.dropped_after_shutdown.load(Ordering::Relaxed)
+    }
+}
+
+fn first_error(results: impl Iterator<Item = SdkResult>) -> SdkResult {
+    let mut out = Ok(());
+    for r in results {
+        if let Err(e) = r {
+            if out.is_ok() {
+                out = Err(e);
+            }
+        }
+    }
+    out
+}
+
+impl fmt::Debug for TracerProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracerProvider")
+            .field("resource", &self.inner.resource)
+            .field("processors", &self.inner.processors)
+            .field("sampler", &self.inner.sampler)
+            .field("limits", &self.inner.limits)
+            .finish()
+    }
+}
+
+/// Builds a [`TracerProvider`].
+#[derive(Debug)]
+pub struct TracerProviderBuilder {
+    resource: Option<Resource>,
+    processors: Vec<Box<dyn SpanProcessor>>,
+    sampler: Option<Sampler>,
+    id_generator: Option<Arc<dyn IdGenerator>>,
+    limits: Option<SpanLimits>,
+}
+
+impl TracerProviderBuilder {
+    /// Sets the resource.
+    pub fn with_resource(mut self, resource: Resource) -> Self {
+        self.resource = Some(resource);
+        self
+    }
+    /// Adds a span processor; spans go to processors in the order they were added.
+    pub fn with_span_processor(mut self, processor: impl SpanProcessor) -> Self {
+        self.processors.push(Box::new(processor));
+        self
+    }
+    /// Adds a [`BatchSpanProcessor`] around `exporter` (the usual choice).
+    pub fn with_batch_exporter(self, exporter: impl SpanExporter) -> Self {
+        self.with_span_processor(BatchSpanProcessor::new(exporter))
+    }
+    /// Adds a [`SimpleSpanProcessor`] around `exporter`.
+    pub fn with_simple_exporter(self, exporter: impl SpanExporter) -> Self {
+        self.with_span_processor(SimpleSpanProcessor::new(exporter))
+    }
+    /// Sets the sampler.
+    pub fn with_sampler(mut self, sampler: Sampler) -> Self {
+        self.sampler = Some(sampler);
+        self
+    }
+    /// Sets the id generator.
+    pub fn with_id_generator(mut self, generator: impl IdGenerator + 'static) -> Self {
+        self.id_generator = Some(Arc::new(generator));
+        self
+    }
+    /// Sets the span limits.
+    pub fn with_span_limits(mut self, limits: SpanLimits) -> Self {
+        self.limits = Some(limits);
+        self
+    }
+    /// The provider.
+    pub fn build(self) -> TracerProvider {
+        let resource = self.resource.unwrap_or_default();
+        let sampler = self.sampler.unwrap_or_else(|| match Sampler::from_env() {
+            Ok(s) => s.unwrap_or_default(),
+            Err(e) => {
+                diagnostics::report(&format!("{e}; using parentbased_always_on"));
+                Sampler::default()
+            }
+        });
+        let mut processors = self.processors;
+        for p in &mut processors {
+            p.set_resource(&resource);
+        }
+        TracerProvider {
+            inner: Arc::new(ProviderInner {
+                resource,
+                processors,
+                sampler,
+                id_generator: self.id_generator,
+                limits: self.limits.unwrap_or_else(SpanLimits::from_env),
+                shut_down: AtomicBool::new(false),
+                dropped_after_shutdown: AtomicU64::new(0),
+            }),
+        }
+    }
+}

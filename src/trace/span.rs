@@ -1,0 +1,387 @@
+//! Live spans: [`Span`] (owned) and [`SpanHandle`] (shared, e.g. the current span).
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use crate::attributes::{collect_limited, upsert, KeyValue, StringValue};
+use crate::time::{now_unix_nanos, to_unix_nanos};
+use crate::trace::id::SpanContext;
+use crate::trace::provider::ProviderInner;
+use crate::trace::span_data::{Event, Link, SpanData, Status};
+
+/// A span being recorded. Ends when [`Span::end`] is called or when it is dropped.
+///
+/// An unsampled span records nothing and every method on it is a cheap no-op; it still has a
+/// [`SpanContext`], so its children and propagated headers keep the trace id.
+pub struct Span {
+    state: State,
+}
+
+enum State {
+    /// Not recording (unsampled, remote, or already ended).
+    Idle(SpanContext),
+    /// Recording: the data and the provider that receives it at the end.
+    Live(Box<Live>),
+}
+
+struct Live {
+    data: SpanData,
+    provider: Arc<ProviderInner>,
+}
+
+impl Span {
+    pub(crate) fn recording(data: SpanData, provider: Arc<ProviderInner>) -> Self {
+        Span {
+            state: State::Live(Box::new(Live { data, provider })),
+        }
+    }
+
+    /// A span that records nothing, with the given context.
+    pub fn non_recording(span_context: SpanContext) -> Self {
+        Span {
+            state: State::Idle(span_context),
+        }
+    }
+
+    /// The span's identity.
+    pub fn span_context(&self) -> &SpanContext {
+        match &self.state {
+            State::Idle(cx) => cx,
+            State::Live(l) => &l.data.span_context,
+        }
+    }
+
+    /// `true` while the span records data (sampled or record-only, and not ended).
+    pub fn is_recording(&self) -> bool {
+        matches!(self.state, State::Live(_))
+    }
+
+    #[inline]
+    fn live(&mut self) -> Option<&mut Live> {
+        match &mut self.state {
+            State::Live(l) => Some(l),
+            State::Idle(_) => None,
+        }
+    }
+
+    /// Sets one attribute (replacing a previous value for the key). Accepts every OTLP
+    /// attribute type: `bool`, integers, floats, strings and `Vec`s or arrays of each.
+    #[inline]
+    pub fn set_attribute(&mut self, key: impl Into<StringValue>, value: impl Into<crate::Value>) {
+        if let Some(l) = self.live() {
+            let limits = l.provider.limits.span_attrs();
+            if !upsert(&mut l.data.attributes, KeyValue::new(key, value), limits) {
+                l.data.dropped_attributes_count += 1;
+            }
+        }
+    }
+
+    /// Sets several attributes.
+    pub fn set_attributes(&mut self, attributes: impl IntoIterator<Item = KeyValue>) {
+        if let Some(l) = self.live() {
+            let limits = l.provider.limits.span_attrs();
+            for kv in attributes {
+                if !upsert(&mut l.data.attributes, kv, limits) {
+                    l.data.dropped_attributes_count += 1;
+                }
+            }
+        }
+    }
+
+    /// Adds an event, timestamped now.
+    #[inline]
+    pub fn add_event(
+        &mut self,
+        name: impl Into<StringValue>,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) {
+        if self.is_recording() {
+            self.push_event(name.into(), now_unix_nanos(), attributes);
+        }
+    }
+
+    /// Adds an event with an explicit timestamp.
+    pub fn add_event_with_timestamp(
+        &mut self,
+        name: impl Into<StringValue>,
+        timestamp: SystemTime,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) {
+        if self.is_recording() {
+            self.push_event(name.into(), to_unix_nanos(timestamp), attributes);
+        }
+    }
+
+    fn push_event(
+        &mut self,
+        name: StringValue,
+        ts: u64,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) {
+        let Some(l) = self.live() else { return };
+        let limits = l.provider.limits;
+        if l.data.events.len() >= limits.max_events_per_span as usize {
+            l.data.dropped_events_count += 1;
+            return;
+        }
+        let (attributes, dropped) = collect_limited(attributes, limits.event_attrs());
+        l.data.events.push(Event {
+            name,
+            timestamp_unix_nano: ts,
+            attributes,
+            dropped_attributes_count: dropped,
+        });
+    }
+
+    /// Adds a link to another span.
+    pub fn add_link(
+        &mut self,
+        span_context: SpanContext,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) {
+        let Some(l) = self.live() else { return };
+        if !span_context.is_valid() {
+            return;
+        }
+        let limits = l.provider.limits;
+        if l.data.links.len() >= limits.max_links_per_span as usize {
+            l.data.dropped_links_count += 1;
+            return;
+        }
+        let (attributes, dropped) = collect_limited(attributes, limits.link_attrs());
+        l.data.links.push(Link {
+            span_context,
+            attributes,
+            dropped_attributes_count: dropped,
+        });
+    }
+
+    /// Sets the status, with the specification's rules: `Ok` is final, setting `Unset` is
+    /// ignored, and a later `Error` replaces an earlier one.
+    pub fn set_status(&mut self, status: Status) {
+        if let Some(l) = self.live() {
+            if l.data.status.should_replace(&status) {
+                l.data.status = status;
+            }
+        }
+    }
+
+    /// Records an error as an `exception` event with `exception.type`, `exception.message`
+    /// and, as `exception.stacktrace`, the error followed by its chain of sources. It does not
+    /// change the status; call [`Span::set_status`] for that.
+    pub fn record_exception<E: std::error::Error + ?Sized>(&mut self, error: &E) {
+        self.record_exception_with(error, [])
+    }
+
+    /// Like [`Span::record_exception`], with extra event attributes.
+    pub fn record_exception_with<E: std::error::Error + ?Sized>(
+        &mut self,
+        error: &E,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) {
+        if !self.is_recording() {
+            return;
+        }
+        let mut attrs = exception_attributes(error);
+        attrs.extend(attributes);
+        self.push_event("exception".into(), now_unix_nanos(), attrs);
+    }
+
+    /// Renames the span.
+    pub fn update_name(&mut self, name: impl Into<StringValue>) {
+        if let Some(l) = self.live() {
+            l.data.name = name.into();
+        }
+    }
+
+    /// Ends the span now. Later calls (and drop) do nothing.
+    #[inline]
+    pub fn end(&mut self) {
+        self.end_at(None)
+    }
+
+    /// Ends the span at `timestamp`.
+    pub fn end_with_timestamp(&mut self, timestamp: SystemTime) {
+        self.end_at(Some(to_unix_nanos(timestamp)))
+    }
+
+    #[inline]
+    fn end_at(&mut self, ts: Option<u64>) {
+        if !self.is_recording() {
+            return;
+        }
+        let cx = self.span_context().clone();
+        if let State::Live(live) = std::mem::replace(&mut self.state, State::Idle(cx)) {
+            let Live { mut data, provider } = *live;
+            data.end_time_unix_nano = ts.unwrap_or_else(now_unix_nanos);
+            provider.on_end(data);
+        }
+    }
+}
+
+/// The attributes of an `exception` event for `error`.
+pub(crate) fn exception_attributes<E: std::error::Error + ?Sized>(error: &E) -> Vec<KeyValue> {
+    let mut trace = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        trace.push_str("\ncaused by: ");
+        trace.push_str(&s.to_string());
+        source = s.source();
+    }
+    vec![
+        KeyValue::new(crate::semconv::EXCEPTION_TYPE, error_type_name(error)),
+        KeyValue::new(crate::semconv::EXCEPTION_MESSAGE, error.to_string()),
+        KeyValue::new(crate::semconv::EXCEPTION_STACKTRACE, trace),
+    ]
+}
+
+/// The error's type name: the static type when known, otherwise the leading identifier of
+/// its `Debug` output (`MyError { .. }` or `Custom(..)` give `MyError`, `Custom`).
+fn error_type_name<E: std::error::Error + ?Sized>(error: &E) -> String {
+    let name = std::any::type_name::<E>();
+    if !name.starts_with("dyn ") {
+        return name.to_string();
+    }
+    let dbg = format!("{error:?}");
+    let ident: String = dbg
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+        .collect();
+    if ident.is_empty() {
+        "error".to_string()
+    } else {
+        ident
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Span")
+            .field("span_context", self.span_context())
+            .field("recording", &self.is_recording())
+            .finish()
+    }
+}
+
+/// A span shared through a [`Context`](crate::context::Context): what
+/// `start_as_current_span` makes current and [`get_current_span`](crate::trace::get_current_span)
+/// returns.
+pub(crate) struct SharedSpan {
+    cx: SpanContext,
+    span: Mutex<Span>,
+}
+
+impl SharedSpan {
+    pub(crate) fn new(span: Span) -> Self {
+        SharedSpan {
+            cx: span.span_context().clone(),
+            span: Mutex::new(span),
+        }
+    }
+    pub(crate) fn span_context(&self) -> &SpanContext {
+        &self.cx
+    }
+    fn with<T>(&self, f: impl FnOnce(&mut Span) -> T) -> Option<T> {
+        self.span.lock().ok().map(|mut s| f(&mut s))
+    }
+}
+
+/// A shared handle to a span: the current span, or the span of a guard. Every method locks
+/// the span briefly; on a handle with no span (no active span) they do nothing.
+#[derive(Clone, Default)]
+pub struct SpanHandle(Option<Arc<SharedSpan>>);
+
+impl SpanHandle {
+    pub(crate) fn new(inner: Option<Arc<SharedSpan>>) -> Self {
+        SpanHandle(inner)
+    }
+
+    fn with<T: Default>(&self, f: impl FnOnce(&mut Span) -> T) -> T {
+        self.0.as_ref().and_then(|s| s.with(f)).unwrap_or_default()
+    }
+
+    /// The span's identity ([`SpanContext::INVALID`] with no span).
+    pub fn span_context(&self) -> &SpanContext {
+        self.0.as_ref().map_or(&SpanContext::INVALID, |s| &s.cx)
+    }
+    /// See [`Span::is_recording`].
+    pub fn is_recording(&self) -> bool {
+        self.with(|s| s.is_recording())
+    }
+    /// See [`Span::set_attribute`].
+    pub fn set_attribute(&self, key: impl Into<StringValue>, value: impl Into<crate::Value>) {
+        self.with(|s| s.set_attribute(key, value))
+    }
+    /// See [`Span::set_attributes`].
+    pub fn set_attributes(&self, attributes: impl IntoIterator<Item = KeyValue>) {
+        self.with(|s| s.set_attributes(attributes))
+    }
+    /// See [`Span::add_event`].
+    pub fn add_event(
+        &self,
+        name: impl Into<StringValue>,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) {
+        self.with(|s| s.add_event(name, attributes))
+    }
+    /// See [`Span::add_event_with_timestamp`].
+    pub fn add_event_with_timestamp(
+        &self,
+        name: impl Into<StringValue>,
+        timestamp: SystemTime,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) {
+        self.with(|s| s.add_event_with_timestamp(name, timestamp, attributes))
+    }
+    /// See [`Span::add_link`].
+    pub fn add_link(
+        &self,
+        span_context: SpanContext,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) {
+        self.with(|s| s.add_link(span_context, attributes))
+    }
+    /// See [`Span::set_status`].
+    pub fn set_status(&self, status: Status) {
+        self.with(|s| s.set_status(status))
+    }
+    /// See [`Span::record_exception`].
+    pub fn record_exception<E: std::error::Error + ?Sized>(&self, error: &E) {
+        self.with(|s| s.record_exception(error))
+    }
+    /// See [`Span::record_exception_with`].
+    pub fn record_exception_with<E: std::error::Error + ?Sized>(
+        &self,
+        error: &E,
+        attributes: impl IntoIterator<Item = KeyValue>,
+    ) {
+        self.with(|s| s.record_exception_with(error, attributes))
+    }
+    /// See [`Span::update_name`].
+    pub fn update_name(&self, name: impl Into<StringValue>) {
+        self.with(|s| s.update_name(name))
+    }
+    /// See [`Span::end`].
+    pub fn end(&self) {
+        self.with(|s| s.end())
+    }
+    /// See [`Span::end_with_timestamp`].
+    pub fn end_with_timestamp(&self, timestamp: SystemTime) {
+        self.with(|s| s.end_with_timestamp(timestamp))
+    }
+}
+
+impl fmt::Debug for SpanHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SpanHandle")
+            .field(self.span_context())
+            .finish()
+    }
+}

@@ -1,0 +1,277 @@
+//! The [`Tracer`]: starts spans.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::attributes::{collect_limited, KeyValue, StringValue};
+use crate::context::{Context, ContextGuard};
+use crate::scope::InstrumentationScope;
+use crate::time::{now_unix_nanos, to_unix_nanos};
+use crate::trace::id::{SpanContext, SpanId};
+use crate::trace::id_generator::{random_span_id, random_trace_id};
+use crate::trace::provider::ProviderInner;
+use crate::trace::sampler::SamplingDecision;
+use crate::trace::span::{SharedSpan, Span, SpanHandle};
+use crate::trace::span_data::{Link, SpanData, SpanKind, Status};
+
+/// Starts spans for one instrumentation scope. Cheap to clone.
+///
+/// The calls mirror the Python guide: [`Tracer::start_as_current_span`] (a guard: the span is
+/// current while it lives and ends when it drops), [`Tracer::start_span`] (not current),
+/// [`Tracer::in_span`] (a closure), and [`Tracer::span_builder`] for kind, attributes, links,
+/// start time or an explicit parent.
+#[derive(Clone)]
+pub struct Tracer {
+    provider: Arc<ProviderInner>,
+    scope: InstrumentationScope,
+}
+
+impl Tracer {
+    pub(crate) fn new(provider: Arc<ProviderInner>, scope: InstrumentationScope) -> Self {
+        Tracer { provider, scope }
+    }
+
+    /// The instrumentation scope.
+    pub fn scope(&self) -> &InstrumentationScope {
+        &self.scope
+    }
+
+    /// Starts a span, child of the current span (if any). It is not made current.
+    #[inline]
+    pub fn start_span(&self, name: impl Into<StringValue>) -> Span {
+        Context::map_current(|cx| self.build(SpanBuilder::new(name.into()), cx))
+    }
+
+    /// Alias of [`Tracer::start_span`].
+    #[inline]
+    pub fn start(&self, name: impl Into<StringValue>) -> Span {
+        self.start_span(name)
+    }
+
+    /// Starts a span as a child of the span in `parent`.
+    pub fn start_with_context(&self, name: impl Into<StringValue>, parent: &Context) -> Span {
+        self.build(SpanBuilder::new(name.into()), parent)
+    }
+
+    /// Starts a span and makes it current until the returned guard drops; then the span ends
+    /// and the previous context is restored. Nested calls nest.
+    ///
+    /// ```
+    /// # let tracer = otlp_sdk::trace::TracerProvider::default().tracer("t");
+    /// let parent = tracer.start_as_current_span("parent");
+    /// {
+    ///     let child = tracer.start_as_current_span("child");
+    ///     assert_eq!(child.span_context().trace_id(), parent.span_context().trace_id());
+    /// }
+    /// ```
+    pub fn start_as_current_span(&self, name: impl Into<StringValue>) -> SpanGuard {
+        self.span_builder(name).start_as_current(self)
+    }
+
+    /// Runs `f` inside a new current span, which ends when `f` returns (or panics).
+    pub fn in_span<T>(&self, name: impl Into<StringValue>, f: impl FnOnce(SpanHandle) -> T) -> T {
+        let guard = self.start_as_current_span(name);
+        f(guard.handle.clone())
+    }
+
+    /// A builder for a span with kind, attributes, links, start time or parent.
+    pub fn span_builder(&self, name: impl Into<StringValue>) -> SpanBuilder {
+        SpanBuilder::new(name.into())
+    }
+
+    fn build(&self, b: SpanBuilder, cx: &Context) -> Span {
+        let parent_cx = match &b.parent {
+            Some(p) => p,
+            None => cx,
+        };
+        let psc = parent_cx.span_context();
+        let has_parent = psc.is_valid();
+        let trace_id = if has_parent {
+            psc.trace_id()
+        } else {
+            match &self.provider.id_generator {
+                None => random_trace_id(),
+                Some(g) => g.new_trace_id(),
+            }
+        };
+        let span_id = match &self.provider.id_generator {
+            None => random_span_id(),
+            Some(g) => g.new_span_id(),
+        };
+        let attrs_in = b.attributes.unwrap_or_default();
+        let result = self
+            .provider
+            .sampler
+            .should_sample(parent_cx, trace_id, &b.name, b.kind, &attrs_in, &b.links);
+        let sampled = result.decision == SamplingDecision::RecordAndSample;
+        let flags = psc.trace_flags().with_sampled(sampled);
+        let span_context = SpanContext::new(trace_id, span_id, flags, false, result.trace_state);
+        if result.decision == SamplingDecision::Drop
+            || self.provider.is_shut_down()
+            || !self.provider.has_processors()
+        {
+            return Span::non_recording(span_context);
+        }
+        let limits = self.provider.limits;
+        let (attributes, dropped) = if attrs_in.is_empty() && result.attributes.is_empty() {
+            (Vec::new(), 0)
+        } else {
+            collect_limited(
+                attrs_in.into_iter().chain(result.attributes),
+                limits.span_attrs(),
+            )
+        };
+        let mut links = Vec::new();
+        let mut dropped_links = 0;
+        for l in b.links {
+            if links.len() >= limits.max_links_per_span as usize {
+                dropped_links += 1;
+                continue;
+            }
+            let (la, ld) = collect_limited(l.attributes, limits.link_attrs());
+            links.push(Link {
+                span_context: l.span_context,
+                attributes: la,
+                dropped_attributes_count: l.dropped_attributes_count + ld,
+            });
+        }
+        let mut data = SpanData {
+            span_context,
+            parent_span_id: if has_parent {
+                psc.span_id()
+            } else {
+                SpanId::INVALID
+            },
+            parent_is_remote: has_parent && psc.is_remote(),
+            kind: b.kind,
+            name: b.name,
+            start_time_unix_nano: b.start_time.map_or_else(now_unix_nanos, to_unix_nanos),
+            end_time_unix_nano: 0,
+            attributes,
+            dropped_attributes_count: dropped,
+            events: Vec::new(),
+            dropped_events_count: 0,
+            links,
+            dropped_links_count: dropped_links,
+            status: Status::Unset,
+            scope: self.scope.clone(),
+        };
+        self.provider.on_start(&mut data, parent_cx);
+        Span::recording(data, Arc::clone(&self.provider))
+    }
+}
+
+impl fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracer")
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// Describes a span before it starts: kind, attributes (visible to the sampler), links,
+/// start time and parent.
+#[derive(Debug)]
+pub struct SpanBuilder {
+    name: StringValue,
+    kind: SpanKind,
+    attributes: Option<Vec<KeyValue>>,
+    links: Vec<Link>,
+    start_time: Option<SystemTime>,
+    parent: Option<Context>,
+}
+
+impl SpanBuilder {
+    fn new(name: StringValue) -> Self {
+        SpanBuilder {
+            name,
+            kind: SpanKind::Internal,
+            attributes: None,
+            links: Vec::new(),
+            start_time: None,
+            parent: None,
+        }
+    }
+    /// Sets the span kind (default `Internal`).
+    pub fn with_kind(mut self, kind: SpanKind) -> Self {
+        self.kind = kind;
+        self
+    }
+    /// Sets the initial attributes.
+    pub fn with_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
+        self.attributes = Some(attributes.into_iter().collect());
+        self
+    }
+    /// Adds links.
+    pub fn with_links(mut self, links: impl IntoIterator<Item = Link>) -> Self {
+        self.links.extend(links);
+        self
+    }
+    /// Sets an explicit start time.
+    pub fn with_start_time(mut self, t: SystemTime) -> Self {
+        self.start_time = Some(t);
+        self
+    }
+    /// Uses `parent`'s span as the parent instead of the current context's.
+    pub fn with_parent(mut self, parent: Context) -> Self {
+        self.parent = Some(parent);
+        self
+    }
+    /// Uses no parent: the span starts a new trace.
+    pub fn as_root(mut self) -> Self {
+        self.parent = Some(Context::new());
+        self
+    }
+    /// Starts the span (not current).
+    pub fn start(self, tracer: &Tracer) -> Span {
+        Context::map_current(|cx| tracer.build(self, cx))
+    }
+    /// Starts the span and makes it current until the guard drops.
+    pub fn start_as_current(self, tracer: &Tracer) -> SpanGuard {
+        let cx = Context::current();
+        let span = tracer.build(self, &cx);
+        let shared = Arc::new(SharedSpan::new(span));
+        let handle = SpanHandle::new(Some(Arc::clone(&shared)));
+        let cx_guard = cx.with_shared_span(shared).attach();
+        SpanGuard {
+            handle,
+            _cx: cx_guard,
+        }
+    }
+}
+
+/// The result of [`Tracer::start_as_current_span`]: the span is current while the guard lives;
+/// dropping the guard ends the span and restores the previous context. Derefs to
+/// [`SpanHandle`], so `guard.set_attribute(..)` works.
+#[must_use = "the span ends as soon as the guard is dropped"]
+pub struct SpanGuard {
+    handle: SpanHandle,
+    _cx: ContextGuard,
+}
+
+impl SpanGuard {
+    /// A handle to the span that outlives the guard.
+    pub fn span(&self) -> SpanHandle {
+        self.handle.clone()
+    }
+}
+
+impl std::ops::Deref for SpanGuard {
+    type Target = SpanHandle;
+    fn deref(&self) -> &SpanHandle {
+        &self.handle
+    }
+}
+
+impl Drop for SpanGuard {
+    fn drop(&mut self) {
+        self.handle.end();
+    }
+}
+
+impl fmt::Debug for SpanGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SpanGuard").field(&self.handle).finish()
+    }
+}

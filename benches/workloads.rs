@@ -1,1 +1,206 @@
-fn main() {}
+//! The workloads of `../shared/anchors/README.md`, one per process:
+//! `cargo bench --bench workloads -- NAME` prints `NAME ns_per_op=N key=value...`.
+//! An unknown NAME prints nothing on stdout and exits non-zero.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use otlp_sdk::pipeline::BatchConfig;
+use otlp_sdk::resource::Resource;
+use otlp_sdk::trace::{
+    BatchSpanProcessor, Sampler, SpanData, SpanExporter, Status, Tracer, TracerProvider,
+};
+use otlp_sdk::SdkResult;
+
+const CHUNK: u64 = 1024;
+const REPS: usize = 5;
+
+struct Res {
+    median: f64,
+    min: f64,
+    max: f64,
+    calls: u64,
+}
+
+fn run_for(op: &mut impl FnMut(u64), secs: f64, ctr: &mut u64) -> (u64, Duration) {
+    let start = Instant::now();
+    let limit = Duration::from_secs_f64(secs);
+    let mut calls = 0;
+    loop {
+        for _ in 0..CHUNK {
+            op(*ctr);
+            *ctr = ctr.wrapping_add(1);
+        }
+        calls += CHUNK;
+        let el = start.elapsed();
+        if el >= limit {
+            return (calls, el);
+        }
+    }
+}
+
+fn summarize(mut v: Vec<f64>, calls: u64) -> Res {
+    v.sort_by(|a, b| a.total_cmp(b));
+    Res {
+        median: v[v.len() / 2],
+        min: v[0],
+        max: v[v.len() - 1],
+        calls,
+    }
+}
+
+/// Single thread: 0.3 s warmup, then 5 repetitions of >= 1 s.
+fn bench(ops_per_call: u64, mut op: impl FnMut(u64)) -> Res {
+    let mut ctr = 0;
+    let (mut total, _) = run_for(&mut op, 0.3, &mut ctr);
+    let mut per = Vec::new();
+    for _ in 0..REPS {
+        let (calls, el) = run_for(&mut op, 1.0, &mut ctr);
+        total += calls;
+        per.push(el.as_nanos() as f64 / (calls * ops_per_call) as f64);
+    }
+    summarize(per, total)
+}
+
+/// Two threads on shared objects until a common deadline; aggregate throughput.
+fn bench_mt(op: impl Fn(u64) + Sync) -> Res {
+    let run = |secs: f64| -> (u64, Duration) {
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs_f64(secs);
+        let total = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..2u64)
+                .map(|t| {
+                    let op = &op;
+                    s.spawn(move || {
+                        let mut i = 7 * t;
+                        let mut calls = 0u64;
+                        loop {
+                            for _ in 0..CHUNK {
+                                op(i);
+                                i = i.wrapping_add(1);
+                            }
+                            calls += CHUNK;
+                            if Instant::now() >= deadline {
+                                return calls;
+                            }
+                        }
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+        });
+        (total, start.elapsed())
+    };
+    let (mut total, _) = run(0.3);
+    let mut per = Vec::new();
+    for _ in 0..REPS {
+        let (calls, el) = run(1.0);
+        total += calls;
+        per.push(el.as_nanos() as f64 / calls as f64);
+    }
+    summarize(per, total)
+}
+
+fn print_micro(name: &str, r: &Res, extra: &str) {
+    println!(
+        "{name} ns_per_op={:.1} runs={REPS} min={:.1} max={:.1} ops_per_s={:.0}{extra}",
+        r.median,
+        r.min,
+        r.max,
+        1e9 / r.median
+    );
+}
+
+// ------------------------------------------------------------------ spans
+
+#[derive(Debug, Clone, Default)]
+struct NoopExporter(Arc<AtomicU64>);
+
+impl SpanExporter for NoopExporter {
+    fn export(&mut self, batch: &[SpanData]) -> SdkResult {
+        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn span_setup() -> (TracerProvider, Tracer, Arc<AtomicU64>) {
+    let exported = Arc::new(AtomicU64::new(0));
+    let processor = BatchSpanProcessor::with_config(
+        NoopExporter(exported.clone()),
+        BatchConfig {
+            max_queue_size: 2048,
+            max_export_batch_size: 512,
+            scheduled_delay: Duration::from_secs(5),
+            export_timeout: Duration::from_secs(30),
+        },
+    );
+    let provider = TracerProvider::builder()
+        .with_resource(Resource::default())
+        .with_sampler(Sampler::AlwaysOn)
+        .with_span_processor(processor)
+        .build();
+    let tracer = provider.tracer("upstream-bench");
+    (provider, tracer, exported)
+}
+
+fn span_attrs_op(tracer: &Tracer) {
+    let mut span = tracer.start("span_attrs");
+    span.set_attribute("operation.value", 1i64);
+    span.set_attribute("operation.name", "Saying hello!");
+    span.set_attribute("operation.other-stuff", [1i64, 2, 3]);
+    span.add_event("Starting some work", []);
+    span.set_status(Status::error(""));
+    span.end();
+}
+
+fn finish_spans(
+    name: &str,
+    r: Res,
+    spans_per_op: u64,
+    provider: TracerProvider,
+    exported: Arc<AtomicU64>,
+) {
+    let _ = provider.force_flush();
+    let _ = provider.shutdown();
+    let created = r.calls * spans_per_op;
+    let exp = exported.load(Ordering::Relaxed);
+    let dropped = created.saturating_sub(exp);
+    print_micro(
+        name,
+        &r,
+        &format!(
+            " spans_created={created} spans_exported={exp} dropped={dropped} dropped_pct={:.2}",
+            100.0 * dropped as f64 / created as f64
+        ),
+    );
+}
+
+fn span_workload(name: &str) -> bool {
+    let (provider, tracer, exported) = span_setup();
+    let (r, per) = match name {
+        "span_basic" => (bench(1, |_| tracer.start("span_basic").end()), 1),
+        "span_attrs" => (bench(1, |_| span_attrs_op(&tracer)), 1),
+        "span_nested" => (
+            bench(1, |_| {
+                tracer.in_span("parent", |_| tracer.start("child").end())
+            }),
+            2,
+        ),
+        "span_attrs_2threads" => (bench_mt(|_| span_attrs_op(&tracer)), 1),
+        _ => return false,
+    };
+    finish_spans(name, r, per, provider, exported);
+    true
+}
+
+fn main() {
+    let Some(name) = std::env::args().skip(1).find(|a| !a.starts_with('-')) else {
+        eprintln!("usage: cargo bench --bench workloads -- NAME");
+        std::process::exit(2);
+    };
+    if !span_workload(&name) {
+        eprintln!("unknown workload {name}");
+        std::process::exit(1);
+    }
+}

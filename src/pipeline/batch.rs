@@ -40,6 +40,24 @@ pub struct PipelineStats {
     pub failed: u64,
 }
 
+/// Producers check whether a batch is ready every this many pushes (per thread).
+const WAKE_CHECK: u32 = 32;
+
+thread_local! {
+    static PUSHES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+#[inline]
+fn tick_due() -> bool {
+    PUSHES
+        .try_with(|c| {
+            let n = c.get().wrapping_add(1);
+            c.set(n);
+            n % WAKE_CHECK == 0
+        })
+        .unwrap_or(true)
+}
+
 enum Control {
     /// The resource of the provider, for the exporter.
     Resource(Resource),
@@ -55,7 +73,9 @@ struct Shared<T> {
     queue: ArrayQueue<T>,
     batch_size: usize,
     wake_pending: CachePadded<AtomicBool>,
-    accepted: CachePadded<AtomicU64>,
+    /// Items taken off the queue by the worker (written by the worker only). Items accepted
+    /// = popped + still queued, so producers keep no counter of their own.
+    popped: CachePadded<AtomicU64>,
     dropped: CachePadded<AtomicU64>,
     exported: AtomicU64,
     failed: AtomicU64,
@@ -84,7 +104,7 @@ impl<T: Send + 'static> BatchPipeline<T> {
             queue: ArrayQueue::new(config.max_queue_size),
             batch_size: config.max_export_batch_size,
             wake_pending: CachePadded::new(AtomicBool::new(false)),
-            accepted: CachePadded::new(AtomicU64::new(0)),
+            popped: CachePadded::new(AtomicU64::new(0)),
             dropped: CachePadded::new(AtomicU64::new(0)),
             exported: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -126,8 +146,10 @@ impl<T: Send + 'static> BatchPipeline<T> {
         }
         match s.queue.push(item) {
             Ok(()) => {
-                s.accepted.fetch_add(1, Ordering::Relaxed);
-                if s.queue.len() >= s.batch_size
+                // Checking the queue length reads both ends of the queue (cache misses), so
+                // each thread checks only every WAKE_CHECK pushes.
+                if tick_due()
+                    && s.queue.len() >= s.batch_size
                     && !s.wake_pending.load(Ordering::Relaxed)
                     && !s.wake_pending.swap(true, Ordering::AcqRel)
                 {
@@ -162,7 +184,7 @@ impl<T: Send + 'static> BatchPipeline<T> {
     pub(crate) fn stats(&self) -> PipelineStats {
         let s = &*self.shared;
         PipelineStats {
-            accepted: s.accepted.load(Ordering::Relaxed),
+            accepted: s.popped.load(Ordering::Acquire) + s.queue.len() as u64,
             dropped: s.dropped.load(Ordering::Relaxed),
             exported: s.exported.load(Ordering::Relaxed),
             failed: s.failed.load(Ordering::Relaxed),
@@ -315,7 +337,10 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     fn fill_and_export(&mut self) -> SdkResult {
         while self.batch.len() < self.shared.batch_size {
             match self.shared.queue.pop() {
-                Some(item) => self.batch.push(item),
+                Some(item) => {
+                    self.batch.push(item);
+                    self.shared.popped.fetch_add(1, Ordering::Release);
+                }
                 None => break,
             }
         }

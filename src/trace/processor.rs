@@ -42,6 +42,10 @@ pub trait SpanProcessor: Send + Sync + fmt::Debug + 'static {
     fn shutdown(&self) -> SdkResult;
     /// Called once by the provider's builder with its resource.
     fn set_resource(&mut self, _resource: &Resource) {}
+    /// Pipeline counters, for processors that queue (the batch processor).
+    fn stats(&self) -> Option<PipelineStats> {
+        None
+    }
 }
 
 /// Exports each span as soon as it ends, on the thread that ends it. Meant for tests and
@@ -166,5 +170,8 @@ impl SpanProcessor for BatchSpanProcessor {
     }
     fn set_resource(&mut self, resource: &Resource) {
         self.pipeline.set_resource(resource);
+    }
+    fn stats(&self) -> Option<PipelineStats> {
+        Some(self.pipeline.stats())
     }
 }

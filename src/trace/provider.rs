@@ -142,6 +142,19 @@ impl TracerProvider {
         first_error(self.inner.processors.iter().map(|p| p.shutdown()))
     }
 
+    /// The counters of every batch processor, added up: spans accepted into the queues,
+    /// dropped (queue full), exported and failed.
+    pub fn pipeline_stats(&self) -> crate::pipeline::PipelineStats {
+        let mut total = crate::pipeline::PipelineStats::default();
+        for s in self.inner.processors.iter().filter_map(|p| p.stats()) {
+            total.accepted += s.accepted;
+            total.dropped += s.dropped;
+            total.exported += s.exported;
+            total.failed += s.failed;
+        }
+        total
+    }
+
     /// Spans that ended after `shutdown` and were therefore dropped.
     pub fn dropped_after_shutdown(&self) -> u64 {
         self.inner.dropped_after_shutdown.load(Ordering::Relaxed)

@@ -209,7 +209,7 @@ fn ratio_decision(ratio: f64, trace_id: TraceId) -> SamplingDecision {
     if ratio >= 1.0 {
         return SamplingDecision::RecordAndSample;
     }
-    if !(ratio > 0.0) {
+    if ratio.is_nan() || ratio <= 0.0 {
         return SamplingDecision::Drop;
     }
     let threshold = ((1.0 - ratio) * MAX as f64).round() as u64;

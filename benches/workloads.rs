@@ -14,7 +14,22 @@ use otlp_sdk::trace::{
 use otlp_sdk::SdkResult;
 
 const CHUNK: u64 = 1024;
-const REPS: usize = 5;
+
+/// Repetitions (5). `REPS` overrides it for diagnostics only (compare.sh unsets it).
+fn reps() -> usize {
+    std::env::var("REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+}
+
+/// Seconds per repetition (1.0). `SECS` overrides it for diagnostics only.
+fn secs() -> f64 {
+    std::env::var("SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1.0)
+}
 
 struct Res {
     median: f64,
@@ -55,8 +70,8 @@ fn bench(ops_per_call: u64, mut op: impl FnMut(u64)) -> Res {
     let mut ctr = 0;
     let (mut total, _) = run_for(&mut op, 0.3, &mut ctr);
     let mut per = Vec::new();
-    for _ in 0..REPS {
-        let (calls, el) = run_for(&mut op, 1.0, &mut ctr);
+    for _ in 0..reps() {
+        let (calls, el) = run_for(&mut op, secs(), &mut ctr);
         total += calls;
         per.push(el.as_nanos() as f64 / (calls * ops_per_call) as f64);
     }
@@ -94,8 +109,8 @@ fn bench_mt(op: impl Fn(u64) + Sync) -> Res {
     };
     let (mut total, _) = run(0.3);
     let mut per = Vec::new();
-    for _ in 0..REPS {
-        let (calls, el) = run(1.0);
+    for _ in 0..reps() {
+        let (calls, el) = run(secs());
         total += calls;
         per.push(el.as_nanos() as f64 / calls as f64);
     }
@@ -104,8 +119,9 @@ fn bench_mt(op: impl Fn(u64) + Sync) -> Res {
 
 fn print_micro(name: &str, r: &Res, extra: &str) {
     println!(
-        "{name} ns_per_op={:.1} runs={REPS} min={:.1} max={:.1} ops_per_s={:.0}{extra}",
+        "{name} ns_per_op={:.1} runs={} min={:.1} max={:.1} ops_per_s={:.0}{extra}",
         r.median,
+        reps(),
         r.min,
         r.max,
         1e9 / r.median
@@ -118,7 +134,7 @@ fn print_micro(name: &str, r: &Res, extra: &str) {
 struct NoopExporter(Arc<AtomicU64>);
 
 impl SpanExporter for NoopExporter {
-    fn export(&mut self, batch: &[SpanData]) -> SdkResult {
+    fn export(&mut self, batch: &[Box<SpanData>]) -> SdkResult {
         self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
         Ok(())
     }

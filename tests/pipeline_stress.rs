@@ -26,7 +26,7 @@ impl Gate {
 }
 
 impl SpanExporter for Gate {
-    fn export(&mut self, batch: &[SpanData]) -> SdkResult {
+    fn export(&mut self, batch: &[Box<SpanData>]) -> SdkResult {
         self.entered.store(true, Ordering::SeqCst);
         let (m, c) = &*self.open;
         let mut open = m.lock().unwrap();
@@ -142,5 +142,40 @@ fn force_flush_returns_after_everything_before_it_is_exported() {
     }
     provider.force_flush().unwrap();
     assert_eq!(gate.exported.load(Ordering::SeqCst), 3000);
+    provider.shutdown().unwrap();
+}
+
+#[test]
+fn recycled_span_records_carry_nothing_from_earlier_spans() {
+    let exporter = otlp_sdk::export::InMemorySpanExporter::default();
+    let processor = BatchSpanProcessor::with_config(exporter.clone(), config(4096, 64));
+    let provider = TracerProvider::builder()
+        .with_span_processor(processor)
+        .build();
+    let tracer = provider.tracer("recycle");
+    for round in 0..5 {
+        for i in 0..1000i64 {
+            let mut span = tracer.start("s");
+            if i % 2 == 0 {
+                span.set_attribute("even", i);
+                span.add_event("e", []);
+                span.set_status(otlp_sdk::trace::Status::error("bad"));
+            } else {
+                span.set_attribute("odd", i);
+            }
+            span.end();
+        }
+        provider.force_flush().unwrap();
+        let spans = exporter.finished_spans();
+        assert_eq!(spans.len(), 1000 * (round + 1));
+        for s in &spans[1000 * round..] {
+            assert_eq!(s.attributes.len(), 1);
+            let even = s.attributes[0].key.as_str() == "even";
+            assert_eq!(s.events.len(), usize::from(even));
+            assert_eq!(s.status.code(), if even { 2 } else { 0 });
+            assert!(s.span_context.is_valid());
+            assert_eq!(s.scope.name(), "recycle");
+        }
+    }
     provider.shutdown().unwrap();
 }

@@ -45,7 +45,7 @@ impl fmt::Debug for ConsoleSpanExporter {
 }
 
 impl SpanExporter for ConsoleSpanExporter {
-    fn export(&mut self, batch: &[SpanData]) -> SdkResult {
+    fn export(&mut self, batch: &[Box<SpanData>]) -> SdkResult {
         let resource = self
             .resource
             .as_ref()

@@ -34,9 +34,9 @@ impl InMemorySpanExporter {
 }
 
 impl SpanExporter for InMemorySpanExporter {
-    fn export(&mut self, batch: &[SpanData]) -> SdkResult {
+    fn export(&mut self, batch: &[Box<SpanData>]) -> SdkResult {
         if let Ok(mut s) = self.spans.lock() {
-            s.extend_from_slice(batch);
+            s.extend(batch.iter().map(|b| SpanData::clone(b)));
         }
         Ok(())
     }

@@ -19,6 +19,10 @@ use crate::resource::Resource;
 pub(crate) trait BatchExport<T>: Send + 'static {
     fn export(&mut self, batch: &[T]) -> SdkResult;
     fn set_resource(&mut self, _resource: &Resource) {}
+    /// Takes the exported items back (for reuse); the default drops them.
+    fn recycle(&mut self, batch: &mut Vec<T>) {
+        batch.clear();
+    }
     fn force_flush(&mut self) -> SdkResult {
         Ok(())
     }
@@ -39,6 +43,9 @@ pub struct PipelineStats {
     /// Items in export calls that failed.
     pub failed: u64,
 }
+
+/// How long the worker polls for the next full batch before going to sleep.
+const BUSY_POLL: Duration = Duration::from_micros(50);
 
 /// Producers check whether a batch is ready every this many pushes (per thread).
 const WAKE_CHECK: u32 = 32;
@@ -283,10 +290,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
         let mut next_timer = Instant::now() + self.delay;
         loop {
             match self.control.recv_deadline(next_timer) {
-                Ok(Control::Wake) => {
-                    self.shared.wake_pending.store(false, Ordering::Release);
-                    self.export_full_batches();
-                }
+                Ok(Control::Wake) => self.run_busy(),
                 Ok(Control::Resource(r)) => self.exporter.set_resource(&r),
                 Ok(Control::Flush(ack)) => {
                     let mut res = self.drain_all();
@@ -310,6 +314,35 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                     let _ = self.exporter.shutdown();
                     return;
                 }
+            }
+        }
+    }
+
+    /// Exports full batches for as long as producers keep filling them. Between batches the
+    /// worker spins for up to `BUSY_POLL` instead of sleeping: waking a
+    /// sleeping thread costs the producer a syscall and, in a VM, an inter-processor
+    /// interrupt, which would otherwise be paid once per batch. While the worker is awake,
+    /// `wake_pending` stays set, so producers send nothing.
+    fn run_busy(&mut self) {
+        let s = Arc::clone(&self.shared);
+        loop {
+            self.export_full_batches();
+            let idle_since = Instant::now();
+            let mut spins = 0u32;
+            while s.queue.len() < s.batch_size {
+                spins = spins.wrapping_add(1);
+                // Reading the clock costs more than a spin: look at it every 64 spins.
+                if spins % 64 == 0 && idle_since.elapsed() >= BUSY_POLL {
+                    // About to block: let producers wake us again, then re-check so that a
+                    // batch completed in between is not left waiting for the timer.
+                    s.wake_pending.store(false, Ordering::SeqCst);
+                    if s.queue.len() >= s.batch_size && !s.wake_pending.swap(true, Ordering::SeqCst)
+                    {
+                        break;
+                    }
+                    return;
+                }
+                std::hint::spin_loop();
             }
         }
     }
@@ -361,6 +394,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                 diagnostics::report(&format!("export of {n} items failed: {e}"));
             }
         }
+        self.exporter.recycle(&mut self.batch);
         self.batch.clear();
         res
     }

@@ -35,6 +35,7 @@
 pub(crate) mod id;
 mod id_generator;
 mod limits;
+mod pool;
 mod processor;
 mod provider;
 mod sampler;

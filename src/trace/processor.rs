@@ -14,9 +14,13 @@ use crate::trace::span_data::SpanData;
 ///
 /// Export calls are made one at a time from a processor's thread; an exporter needs no
 /// locking of its own.
+///
+/// Spans arrive boxed: a span's record stays in one heap block from start to export (and is
+/// recycled afterwards), so the pipeline moves pointers, not records. `&Box<SpanData>`
+/// derefs to `&SpanData`.
 pub trait SpanExporter: Send + fmt::Debug + 'static {
     /// Exports a batch.
-    fn export(&mut self, batch: &[SpanData]) -> SdkResult;
+    fn export(&mut self, batch: &[Box<SpanData>]) -> SdkResult;
     /// Called once, before the first export, with the provider's resource.
     fn set_resource(&mut self, _resource: &Resource) {}
     /// Flushes anything the exporter buffers.
@@ -34,7 +38,7 @@ pub trait SpanProcessor: Send + Sync + fmt::Debug + 'static {
     /// A span started (it can still be modified).
     fn on_start(&self, _span: &mut SpanData, _parent: &Context) {}
     /// A sampled span ended; the processor takes it.
-    fn on_end(&self, span: SpanData);
+    fn on_end(&self, span: Box<SpanData>);
     /// Exports everything already ended.
     fn force_flush(&self) -> SdkResult;
     /// Flushes and releases resources. Idempotent: later calls return
@@ -72,7 +76,7 @@ impl fmt::Debug for SimpleSpanProcessor {
 }
 
 impl SpanProcessor for SimpleSpanProcessor {
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, span: Box<SpanData>) {
         use std::sync::atomic::Ordering;
         if self.shut_down.load(Ordering::Acquire) {
             return;
@@ -110,14 +114,17 @@ impl SpanProcessor for SimpleSpanProcessor {
 /// [`pipeline`](crate::pipeline) module for how. Configure it with [`BatchConfig`] (defaults
 /// and `OTEL_BSP_*` environment variables).
 pub struct BatchSpanProcessor {
-    pipeline: BatchPipeline<SpanData>,
+    pipeline: BatchPipeline<Box<SpanData>>,
 }
 
 struct ExportSpans(Box<dyn SpanExporter>);
 
-impl BatchExport<SpanData> for ExportSpans {
-    fn export(&mut self, batch: &[SpanData]) -> SdkResult {
+impl BatchExport<Box<SpanData>> for ExportSpans {
+    fn export(&mut self, batch: &[Box<SpanData>]) -> SdkResult {
         self.0.export(batch)
+    }
+    fn recycle(&mut self, batch: &mut Vec<Box<SpanData>>) {
+        crate::trace::pool::recycle(batch)
     }
     fn set_resource(&mut self, resource: &Resource) {
         self.0.set_resource(resource)
@@ -159,7 +166,7 @@ impl fmt::Debug for BatchSpanProcessor {
 
 impl SpanProcessor for BatchSpanProcessor {
     #[inline]
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, span: Box<SpanData>) {
         self.pipeline.push(span);
     }
     fn force_flush(&self) -> SdkResult {

@@ -55,7 +55,7 @@ pub(crate) struct ProviderInner {
 
 impl ProviderInner {
     #[inline]
-    pub(crate) fn on_end(&self, span: SpanData) {
+    pub(crate) fn on_end(&self, span: Box<SpanData>) {
         if self.shut_down.load(Ordering::Relaxed) {
             self.dropped_after_shutdown.fetch_add(1, Ordering::Relaxed);
             return;

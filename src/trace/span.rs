@@ -22,18 +22,18 @@ enum State {
     /// Not recording (unsampled, remote, or already ended).
     Idle(SpanContext),
     /// Recording: the data and the provider that receives it at the end.
-    Live(Box<Live>),
+    Live(Live),
 }
 
 struct Live {
-    data: SpanData,
+    data: Box<SpanData>,
     provider: Arc<ProviderInner>,
 }
 
 impl Span {
-    pub(crate) fn recording(data: SpanData, provider: Arc<ProviderInner>) -> Self {
+    pub(crate) fn recording(data: Box<SpanData>, provider: Arc<ProviderInner>) -> Self {
         Span {
-            state: State::Live(Box::new(Live { data, provider })),
+            state: State::Live(Live { data, provider }),
         }
     }
 
@@ -213,8 +213,12 @@ impl Span {
         }
         let cx = self.span_context().clone();
         if let State::Live(live) = std::mem::replace(&mut self.state, State::Idle(cx)) {
-            let Live { mut data, provider } = *live;
-            data.end_time_unix_nano = ts.unwrap_or_else(now_unix_nanos);
+            let Live { mut data, provider } = live;
+            // The clock is re-anchored to the system clock once a second; never end before
+            // the start.
+            data.end_time_unix_nano = ts
+                .unwrap_or_else(now_unix_nanos)
+                .max(data.start_time_unix_nano);
             provider.on_end(data);
         }
     }

@@ -4,16 +4,17 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::attributes::{collect_limited, KeyValue, StringValue};
+use crate::attributes::{collect_limited, upsert, KeyValue, StringValue};
 use crate::context::{Context, ContextGuard};
 use crate::scope::InstrumentationScope;
 use crate::time::{now_unix_nanos, to_unix_nanos};
 use crate::trace::id::{SpanContext, SpanId};
 use crate::trace::id_generator::{random_span_id, random_trace_id};
+use crate::trace::pool;
 use crate::trace::provider::ProviderInner;
 use crate::trace::sampler::SamplingDecision;
 use crate::trace::span::{SharedSpan, Span, SpanHandle};
-use crate::trace::span_data::{Link, SpanData, SpanKind, Status};
+use crate::trace::span_data::{Link, SpanKind, Status};
 
 /// Starts spans for one instrumentation scope. Cheap to clone.
 ///
@@ -114,49 +115,41 @@ impl Tracer {
             return Span::non_recording(span_context);
         }
         let limits = self.provider.limits;
-        let (attributes, dropped) = if attrs_in.is_empty() && result.attributes.is_empty() {
-            (Vec::new(), 0)
+        // A recycled record: its vectors are empty but keep their capacity.
+        let mut data = pool::take();
+        data.span_context = span_context;
+        data.parent_span_id = if has_parent {
+            psc.span_id()
         } else {
-            collect_limited(
-                attrs_in.into_iter().chain(result.attributes),
-                limits.span_attrs(),
-            )
+            SpanId::INVALID
         };
-        let mut links = Vec::new();
-        let mut dropped_links = 0;
+        data.parent_is_remote = has_parent && psc.is_remote();
+        data.kind = b.kind;
+        data.name = b.name;
+        data.start_time_unix_nano = b.start_time.map_or_else(now_unix_nanos, to_unix_nanos);
+        data.end_time_unix_nano = 0;
+        data.dropped_attributes_count = 0;
+        data.dropped_events_count = 0;
+        data.dropped_links_count = 0;
+        data.status = Status::Unset;
+        data.scope = self.scope.clone();
+        for kv in attrs_in.into_iter().chain(result.attributes) {
+            if !upsert(&mut data.attributes, kv, limits.span_attrs()) {
+                data.dropped_attributes_count += 1;
+            }
+        }
         for l in b.links {
-            if links.len() >= limits.max_links_per_span as usize {
-                dropped_links += 1;
+            if data.links.len() >= limits.max_links_per_span as usize {
+                data.dropped_links_count += 1;
                 continue;
             }
             let (la, ld) = collect_limited(l.attributes, limits.link_attrs());
-            links.push(Link {
+            data.links.push(Link {
                 span_context: l.span_context,
                 attributes: la,
                 dropped_attributes_count: l.dropped_attributes_count + ld,
             });
         }
-        let mut data = SpanData {
-            span_context,
-            parent_span_id: if has_parent {
-                psc.span_id()
-            } else {
-                SpanId::INVALID
-            },
-            parent_is_remote: has_parent && psc.is_remote(),
-            kind: b.kind,
-            name: b.name,
-            start_time_unix_nano: b.start_time.map_or_else(now_unix_nanos, to_unix_nanos),
-            end_time_unix_nano: 0,
-            attributes,
-            dropped_attributes_count: dropped,
-            events: Vec::new(),
-            dropped_events_count: 0,
-            links,
-            dropped_links_count: dropped_links,
-            status: Status::Unset,
-            scope: self.scope.clone(),
-        };
         self.provider.on_start(&mut data, parent_cx);
         Span::recording(data, Arc::clone(&self.provider))
     }

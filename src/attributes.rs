@@ -349,9 +349,12 @@ pub(crate) struct AttributeLimits {
 }
 
 /// Inserts or replaces `kv` in `attrs` under `limits`. Returns `false` when the attribute
-/// was dropped because the collection is full (a replacement of an existing key is never
+/// was dropped because the collection is full or the key is empty (a replacement of an existing key is never
 /// dropped, as the specification requires).
 pub(crate) fn upsert(attrs: &mut Vec<KeyValue>, mut kv: KeyValue, limits: AttributeLimits) -> bool {
+    if kv.key.is_empty() {
+        return false; // the specification requires non-empty keys
+    }
     if let Some(max) = limits.max_value_len {
         kv.value.truncate(max);
     }

@@ -6,8 +6,14 @@ use std::sync::Arc;
 use crate::attributes::{KeyValue, StringValue};
 
 /// The instrumentation scope of a tracer, meter or logger. Cheap to clone.
-#[derive(Clone, Debug, PartialEq, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct InstrumentationScope(Arc<ScopeInner>);
+
+impl PartialEq for InstrumentationScope {
+    fn eq(&self, other: &Self) -> bool {
+        self.ptr_eq(other) || self.0 == other.0
+    }
+}
 
 #[derive(Debug, PartialEq, Default)]
 struct ScopeInner {

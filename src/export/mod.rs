@@ -7,6 +7,7 @@
 
 mod console;
 mod memory;
+pub(crate) mod wire;
 
 pub use console::ConsoleSpanExporter;
 pub use memory::InMemorySpanExporter;

@@ -155,6 +155,12 @@ impl<T: Send + 'static> BatchPipeline<T> {
             Ok(()) => {
                 // Checking the queue length reads both ends of the queue (cache misses), so
                 // each thread checks only every WAKE_CHECK pushes.
+                // A shutdown that raced with this push may have finished its final drain
+                // before the item landed: take back whatever is left and count it.
+                if s.shut_down.load(Ordering::SeqCst) {
+                    self.drop_leftovers();
+                    return;
+                }
                 if tick_due()
                     && s.queue.len() >= s.batch_size
                     && !s.wake_pending.load(Ordering::Relaxed)
@@ -164,6 +170,14 @@ impl<T: Send + 'static> BatchPipeline<T> {
                 }
             }
             Err(_item) => self.on_full(),
+        }
+    }
+
+    /// Counts as dropped every item still queued after the worker's final drain.
+    #[cold]
+    fn drop_leftovers(&self) {
+        while self.shared.queue.pop().is_some() {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -211,7 +225,7 @@ impl<T: Send + 'static> BatchPipeline<T> {
     /// Flushes, shuts the exporter down and joins the thread. Idempotent: later calls return
     /// [`SdkError::AlreadyShutdown`].
     pub(crate) fn shutdown(&self) -> SdkResult {
-        if self.shared.shut_down.swap(true, Ordering::AcqRel) {
+        if self.shared.shut_down.swap(true, Ordering::SeqCst) {
             return Err(SdkError::AlreadyShutdown);
         }
         let (tx, rx) = crossbeam_channel::bounded(1);
@@ -220,6 +234,9 @@ impl<T: Send + 'static> BatchPipeline<T> {
         if let Some(h) = handle {
             if res.is_ok() {
                 let _ = h.join();
+                // Items pushed by producers that passed the shutdown check just before it
+                // was set, after the worker's final drain.
+                self.drop_leftovers();
             }
             // On timeout the thread is left to finish on its own rather than blocking here.
         }

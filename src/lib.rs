@@ -42,13 +42,16 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod attributes;
+pub mod baggage;
 pub mod context;
 pub mod diagnostics;
 mod env;
 mod error;
 pub mod export;
 pub mod global;
+pub mod logs;
 pub mod pipeline;
+pub mod propagation;
 pub mod proto;
 pub mod resource;
 mod scope;

@@ -77,9 +77,13 @@ pub(crate) fn encode(baggage: &Baggage) -> String {
             continue;
         }
         let mut member = format!("{name}={}", utf8_percent_encode(value, VALUE_ENCODE));
-        if !metadata.is_empty() && parse_properties(metadata.as_str()).is_some() {
+        // Metadata that is not a valid property list is left out (the entry is kept).
+        if let Some(props) = Some(metadata.as_str())
+            .filter(|m| !m.is_empty())
+            .and_then(parse_properties)
+        {
             member.push(';');
-            member.push_str(metadata.as_str());
+            member.push_str(&props);
         }
         let sep = usize::from(!out.is_empty());
         if member.len() > MAX_MEMBER_BYTES || out.len() + sep + member.len() > MAX_TOTAL_BYTES {

@@ -27,6 +27,9 @@
 //! ## Modules
 //! - [`trace`]: tracer provider, tracers, spans, samplers, processors.
 //! - [`context`]: the current context, and carrying it across `.await` and tasks.
+//! - [`logs`]: logger provider, log records, and bridges from the `log` and `tracing` crates.
+//! - [`propagation`]: W3C trace context and baggage headers across process boundaries.
+//! - [`baggage`]: name/value pairs carried in the context.
 //! - [`resource`]: the entity producing telemetry.
 //! - [`export`]: console, in-memory and OTLP exporters.
 //! - [`pipeline`]: the lock-free batch pipeline's settings and counters.

@@ -108,7 +108,9 @@ fn installed_bridge_receives_log_macros() {
         span.span_context().clone()
     };
     // A second install fails: the `log` crate has one logger per process.
-    assert!(LogBridge::new(&provider).install(log::LevelFilter::Info).is_err());
+    assert!(LogBridge::new(&provider)
+        .install(log::LevelFilter::Info)
+        .is_err());
     log::logger().flush();
     let logs = exporter.emitted_logs();
     let ours: Vec<_> = logs

@@ -51,7 +51,10 @@ fn emitted_record_reaches_the_exporter_with_scope_and_resource() {
     assert_eq!(record.severity_text.as_deref(), Some("ERROR"));
     assert_eq!(record.event_name.as_deref(), Some("app.failure"));
     assert_eq!(record.body, Some(AnyValue::map([("msg", "boom")])));
-    assert_eq!(record.attribute("bytes"), Some(&AnyValue::Bytes(vec![1, 2])));
+    assert_eq!(
+        record.attribute("bytes"),
+        Some(&AnyValue::Bytes(vec![1, 2]))
+    );
     assert!(!record.trace_id.is_valid(), "no span was current");
     let resource = exporter.resource().unwrap();
     assert_eq!(resource.get(SERVICE_NAME).unwrap().as_str(), Some("svc"));
@@ -136,7 +139,10 @@ fn attribute_limits_apply() {
         r.attributes,
         vec![
             ("a".into(), "rep".into()),
-            ("b".into(), AnyValue::Array(vec!["xyz".into(), 12345.into()]))
+            (
+                "b".into(),
+                AnyValue::Array(vec!["xyz".into(), 12345.into()])
+            )
         ]
     );
     assert_eq!(r.dropped_attributes_count, 1);
@@ -196,7 +202,10 @@ fn batch_processor_exports_on_flush_and_counts() {
     provider.force_flush().unwrap();
     let logs = exporter.emitted_logs();
     assert_eq!(logs.len(), 25);
-    let bodies: Vec<_> = logs.iter().map(|d| d.record.body.clone().unwrap()).collect();
+    let bodies: Vec<_> = logs
+        .iter()
+        .map(|d| d.record.body.clone().unwrap())
+        .collect();
     assert_eq!(bodies, (0..25).map(AnyValue::from).collect::<Vec<_>>());
     provider.shutdown().unwrap();
 }
@@ -304,7 +313,10 @@ fn processors_run_in_order_and_see_earlier_changes() {
 #[test]
 fn global_logger_provider() {
     let logger = otlp_sdk::global::logger("before");
-    assert!(!logger.enabled(), "the default global provider records nothing");
+    assert!(
+        !logger.enabled(),
+        "the default global provider records nothing"
+    );
     let (provider, exporter) = simple();
     otlp_sdk::global::set_logger_provider(provider);
     otlp_sdk::global::logger("after").emit(LogRecord::new().with_body("hi"));

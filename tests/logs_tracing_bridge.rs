@@ -81,7 +81,10 @@ fn events_become_log_records() {
     assert_eq!(r.attribute("tries"), Some(&AnyValue::Int(3)));
     assert_eq!(r.attribute("ok"), Some(&AnyValue::Bool(true)));
     assert_eq!(r.attribute("ratio"), Some(&AnyValue::Double(0.5)));
-    assert_eq!(r.attribute("big"), Some(&AnyValue::from(u64::MAX.to_string())));
+    assert_eq!(
+        r.attribute("big"),
+        Some(&AnyValue::from(u64::MAX.to_string()))
+    );
     assert_eq!(r.attribute("dbg"), Some(&AnyValue::from("[1, 2]")));
     assert!(r.attribute("message").is_none());
     assert_eq!(
@@ -129,7 +132,10 @@ fn spans_become_otlp_spans_and_events_are_correlated() {
     assert_eq!(inner.parent_span_id, outer.span_context.span_id());
     assert_eq!(inner.span_context.trace_id(), outer.span_context.trace_id());
     assert_eq!(child.parent_span_id, inner.span_context.span_id());
-    assert_ne!(detached.span_context.trace_id(), outer.span_context.trace_id());
+    assert_ne!(
+        detached.span_context.trace_id(),
+        outer.span_context.trace_id()
+    );
     let attr = |s: &SpanData, k: &str| {
         s.attributes
             .iter()
@@ -196,7 +202,11 @@ fn without_a_tracer_events_use_the_current_otlp_span() {
         op.span_context().clone()
     };
     let spans = s.spans.finished_spans();
-    assert_eq!(spans.len(), 1, "tracing spans are not exported without a tracer");
+    assert_eq!(
+        spans.len(),
+        1,
+        "tracing spans are not exported without a tracer"
+    );
     let r = &s.logs.emitted_logs()[0].record;
     assert_eq!((r.trace_id, r.span_id), (sc.trace_id(), sc.span_id()));
 }

@@ -23,20 +23,27 @@ fn inject(b: Baggage) -> Option<String> {
     m.remove("baggage")
 }
 
-fn entries(b: &Baggage) -> Vec<(String, String, String)> {
+/// Name, value, metadata.
+type Entry = (String, String, String);
+
+fn entries(b: &Baggage) -> Vec<Entry> {
     b.iter()
         .map(|(n, v, m)| (n.to_string(), v.to_string(), m.as_str().to_string()))
         .collect()
 }
 
-fn e(n: &str, v: &str, m: &str) -> (String, String, String) {
+fn e(n: &str, v: &str, m: &str) -> Entry {
     (n.to_string(), v.to_string(), m.to_string())
 }
 
 #[test]
 fn extraction_rules() {
-    let cases: Vec<(&str, &str, Vec<(String, String, String)>)> = vec![
-        ("simple", "k1=v1,k2=v2", vec![e("k1", "v1", ""), e("k2", "v2", "")]),
+    let cases: Vec<(&str, &str, Vec<Entry>)> = vec![
+        (
+            "simple",
+            "k1=v1,k2=v2",
+            vec![e("k1", "v1", ""), e("k2", "v2", "")],
+        ),
         (
             "whitespace and properties",
             " k1 = v1 ; p1 ; p2 = x ,\tk2=v2 ",
@@ -49,16 +56,40 @@ fn extraction_rules() {
         ),
         ("empty value", "k=", vec![e("k", "", "")]),
         ("invalid UTF-8 skipped", "a=%FF,b=1", vec![e("b", "1", "")]),
-        ("key with a space skipped", "k y=v,b=1", vec![e("b", "1", "")]),
+        (
+            "key with a space skipped",
+            "k y=v,b=1",
+            vec![e("b", "1", "")],
+        ),
         ("missing key skipped", "=v,b=1", vec![e("b", "1", "")]),
         ("missing equals skipped", "k,b=1", vec![e("b", "1", "")]),
-        ("quote in value skipped", "a=x\"y,b=1", vec![e("b", "1", "")]),
-        ("backslash in value skipped", "a=x\\y,b=1", vec![e("b", "1", "")]),
-        ("space inside value skipped", "a=x y,b=1", vec![e("b", "1", "")]),
-        ("invalid property skipped", "a=1;p q,b=1", vec![e("b", "1", "")]),
+        (
+            "quote in value skipped",
+            "a=x\"y,b=1",
+            vec![e("b", "1", "")],
+        ),
+        (
+            "backslash in value skipped",
+            "a=x\\y,b=1",
+            vec![e("b", "1", "")],
+        ),
+        (
+            "space inside value skipped",
+            "a=x y,b=1",
+            vec![e("b", "1", "")],
+        ),
+        (
+            "invalid property skipped",
+            "a=1;p q,b=1",
+            vec![e("b", "1", "")],
+        ),
         ("empty members ignored", ",,a=1,,", vec![e("a", "1", "")]),
         ("last duplicate wins", "a=1,a=2", vec![e("a", "2", "")]),
-        ("token punctuation in keys", "a!#$&'*+-.^_`|~z=1", vec![e("a!#$&'*+-.^_`|~z", "1", "")]),
+        (
+            "token punctuation in keys",
+            "a!#$&'*+-.^_`|~z=1",
+            vec![e("a!#$&'*+-.^_`|~z", "1", "")],
+        ),
     ];
     for (name, header, expected) in cases {
         assert_eq!(entries(&extract(&[header])), expected, "{name}: {header:?}");
@@ -95,7 +126,11 @@ fn extraction_limits() {
     let joined = members.join(",");
     let b = extract(&[&joined]);
     assert_eq!(b.len(), 4);
-    let size: usize = b.iter().map(|(n, v, _)| n.len() + 1 + v.len()).sum::<usize>() + 3;
+    let size: usize = b
+        .iter()
+        .map(|(n, v, _)| n.len() + 1 + v.len())
+        .sum::<usize>()
+        + 3;
     assert!(size <= 8192);
 }
 

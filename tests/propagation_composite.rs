@@ -54,7 +54,10 @@ fn noop_and_empty_composite_do_nothing() {
         let mut h: HashMap<String, String> = HashMap::new();
         p.inject_context(&sample_context(), &mut h);
         assert!(h.is_empty());
-        h.insert("traceparent".into(), "00-00000000000000000000000000001234-0000000000005678-01".into());
+        h.insert(
+            "traceparent".into(),
+            "00-00000000000000000000000000001234-0000000000005678-01".into(),
+        );
         assert!(!p.extract(&h).has_active_span());
         assert!(p.fields().is_empty());
     }

@@ -35,36 +35,76 @@ fn traceparent_rules() {
     let cases: Vec<(&str, String, Option<u8>)> = vec![
         ("valid, sampled", tp("00", TID, SID, "01"), Some(0x01)),
         ("valid, not sampled", tp("00", TID, SID, "00"), Some(0x00)),
-        ("unknown flags are zeroed", tp("00", TID, SID, "09"), Some(0x01)),
+        (
+            "unknown flags are zeroed",
+            tp("00", TID, SID, "09"),
+            Some(0x01),
+        ),
         ("random flag kept", tp("00", TID, SID, "03"), Some(0x03)),
         ("all flags", tp("00", TID, SID, "ff"), Some(0x03)),
         ("version ff is invalid", tp("ff", TID, SID, "01"), None),
         ("non-hex version", tp("0g", TID, SID, "01"), None),
         ("uppercase version", tp("0A", TID, SID, "01"), None),
         ("uppercase trace id", tp("00", &upper_tid, SID, "01"), None),
-        ("uppercase span id", tp("00", TID, "B7AD6B7169203331", "01"), None),
+        (
+            "uppercase span id",
+            tp("00", TID, "B7AD6B7169203331", "01"),
+            None,
+        ),
         ("uppercase flags", tp("00", TID, SID, "0A"), None),
         ("non-hex flags", tp("00", TID, SID, "0x"), None),
-        ("all-zero trace id", tp("00", &"0".repeat(32), SID, "01"), None),
-        ("all-zero span id", tp("00", TID, &"0".repeat(16), "01"), None),
+        (
+            "all-zero trace id",
+            tp("00", &"0".repeat(32), SID, "01"),
+            None,
+        ),
+        (
+            "all-zero span id",
+            tp("00", TID, &"0".repeat(16), "01"),
+            None,
+        ),
         ("short trace id", tp("00", &TID[1..], SID, "01"), None),
-        ("long trace id", tp("00", &format!("{TID}0"), SID, "01"), None),
+        (
+            "long trace id",
+            tp("00", &format!("{TID}0"), SID, "01"),
+            None,
+        ),
         ("short span id", tp("00", TID, &SID[1..], "01"), None),
-        ("non-hex span id", tp("00", TID, "b7ad6b716920333z", "01"), None),
+        (
+            "non-hex span id",
+            tp("00", TID, "b7ad6b716920333z", "01"),
+            None,
+        ),
         ("short flags", format!("00-{TID}-{SID}-1"), None),
-        ("version 00 with more fields", format!("{}-extra", tp("00", TID, SID, "01")), None),
-        ("version 00 with trailing dash", format!("{}-", tp("00", TID, SID, "01")), None),
+        (
+            "version 00 with more fields",
+            format!("{}-extra", tp("00", TID, SID, "01")),
+            None,
+        ),
+        (
+            "version 00 with trailing dash",
+            format!("{}-", tp("00", TID, SID, "01")),
+            None,
+        ),
         ("future version", tp("cc", TID, SID, "01"), Some(0x01)),
         (
             "future version with more fields",
             format!("{}-what-the-future-will-be-like", tp("cc", TID, SID, "01")),
             Some(0x01),
         ),
-        ("future version, bad separator", format!("{}.what", tp("cc", TID, SID, "01")), None),
+        (
+            "future version, bad separator",
+            format!("{}.what", tp("cc", TID, SID, "01")),
+            None,
+        ),
         ("future version, too short", format!("cc-{TID}-{SID}"), None),
         ("wrong separator", format!("00_{TID}-{SID}-01"), None),
         ("wrong separator 2", format!("00-{TID}_{SID}-01"), None),
-        ("leading and trailing spaces", format!("  {}\t", tp("00", TID, SID, "01")), Some(0x01)),
+        (
+            "leading and trailing spaces",
+            format!("  {}\t", tp("00", TID, SID, "01")),
+            Some(0x01),
+        ),
         ("empty", String::new(), None),
         ("garbage", "hello".to_string(), None),
         ("non-ascii", format!("00-{}é-{SID}-01", &TID[..30]), None),
@@ -99,9 +139,21 @@ fn tracestate_rules() {
     let long_value = format!("k={}", "v".repeat(257));
     let cases: Vec<(&str, Vec<&str>, Option<&str>)> = vec![
         ("simple", vec!["a=1,b=2"], Some("a=1,b=2")),
-        ("spaces and empty members", vec![" a=1 ,, \tb=2 "], Some("a=1,b=2")),
-        ("multi-tenant key", vec!["tenant@vendor=x"], Some("tenant@vendor=x")),
-        ("tenant may start with a digit", vec!["1tenant@vendor=x"], Some("1tenant@vendor=x")),
+        (
+            "spaces and empty members",
+            vec![" a=1 ,, \tb=2 "],
+            Some("a=1,b=2"),
+        ),
+        (
+            "multi-tenant key",
+            vec!["tenant@vendor=x"],
+            Some("tenant@vendor=x"),
+        ),
+        (
+            "tenant may start with a digit",
+            vec!["1tenant@vendor=x"],
+            Some("1tenant@vendor=x"),
+        ),
         ("key must start with a letter", vec!["1a=x"], None),
         ("uppercase key", vec!["A=1"], None),
         ("missing value", vec!["a=,b=1"], None),
@@ -114,14 +166,21 @@ fn tracestate_rules() {
         ("key of 256 chars", vec![&max_key], Some(&max_key)),
         ("key of 257 chars", vec![&long_key], None),
         ("value of 257 chars", vec![&long_value], None),
-        ("headers are joined in order", vec!["a=1", "b=2"], Some("a=1,b=2")),
+        (
+            "headers are joined in order",
+            vec!["a=1", "b=2"],
+            Some("a=1,b=2"),
+        ),
         ("duplicate across headers", vec!["a=1", "a=2"], None),
     ];
     for (name, states, expected) in cases {
         let mut headers = vec![("traceparent", parent.as_str())];
         headers.extend(states.iter().map(|s| ("tracestate", *s)));
         let sc = extract(&headers);
-        assert!(sc.is_valid(), "{name}: the span context is extracted anyway");
+        assert!(
+            sc.is_valid(),
+            "{name}: the span context is extracted anyway"
+        );
         assert_eq!(
             sc.trace_state().header(),
             expected.unwrap_or(""),

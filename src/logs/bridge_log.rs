@@ -64,7 +64,12 @@ impl TargetLoggers {
     }
 
     pub(crate) fn get(&self, target: &str) -> Logger {
-        if let Some(l) = self.loggers.read().ok().and_then(|m| m.get(target).cloned()) {
+        if let Some(l) = self
+            .loggers
+            .read()
+            .ok()
+            .and_then(|m| m.get(target).cloned())
+        {
             return l;
         }
         let Ok(mut map) = self.loggers.write() else {

@@ -257,7 +257,8 @@ impl Visit for SpanFields {
         self.0.push(KeyValue::new(field.name(), value.to_string()));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.push(KeyValue::new(field.name(), format!("{value:?}")));
+        self.0
+            .push(KeyValue::new(field.name(), format!("{value:?}")));
     }
 }
 

@@ -92,7 +92,9 @@ impl Logger {
 
 impl fmt::Debug for Logger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Logger").field("scope", &self.scope).finish()
+        f.debug_struct("Logger")
+            .field("scope", &self.scope)
+            .finish()
     }
 }
 

@@ -143,7 +143,9 @@ mod tests {
         let resource = Resource::builder_empty()
             .with_attributes([KeyValue::new("service.name", "svc")])
             .build();
-        let a = InstrumentationScope::builder("a").with_version("1.0").build();
+        let a = InstrumentationScope::builder("a")
+            .with_version("1.0")
+            .build();
         let b = InstrumentationScope::new("b");
         let sc = SpanContext::new(
             TraceId::from_u128(0x0102030405060708090a0b0c0d0e0f10),
@@ -161,7 +163,10 @@ mod tests {
                 .with_body(AnyValue::map([
                     ("msg", AnyValue::from("hi")),
                     ("raw", vec![1u8, 2].into()),
-                    ("list", AnyValue::Array(vec![1.into(), true.into(), 2.5.into()])),
+                    (
+                        "list",
+                        AnyValue::Array(vec![1.into(), true.into(), 2.5.into()]),
+                    ),
                 ]))
                 .with_attribute("k", "v")
                 .with_event_name("my.event")
@@ -210,8 +215,7 @@ mod tests {
             body.values[1].value.as_ref().unwrap().value,
             Some(V::BytesValue(vec![1, 2]))
         );
-        let Some(V::ArrayValue(list)) = body.values[2].value.as_ref().unwrap().value.clone()
-        else {
+        let Some(V::ArrayValue(list)) = body.values[2].value.as_ref().unwrap().value.clone() else {
             panic!("not an array");
         };
         assert_eq!(list.values[2].value, Some(V::DoubleValue(2.5)));

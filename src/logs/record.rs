@@ -156,7 +156,9 @@ impl AnyValue {
                 true
             }
             AnyValue::Array(v) => v.iter_mut().fold(false, |cut, x| x.truncate(max) | cut),
-            AnyValue::Map(m) => m.iter_mut().fold(false, |cut, (_, x)| x.truncate(max) | cut),
+            AnyValue::Map(m) => m
+                .iter_mut()
+                .fold(false, |cut, (_, x)| x.truncate(max) | cut),
             _ => false,
         }
     }

@@ -119,7 +119,9 @@ pub(crate) fn parse_propagators(list: &str) -> Result<TextMapCompositePropagator
                     ConfigErrorKind::Unsupported,
                     VAR,
                     list,
-                    format!("the {name} propagator is not implemented; use tracecontext, baggage or none"),
+                    format!(
+                    "the {name} propagator is not implemented; use tracecontext, baggage or none"
+                ),
                 ))
             }
             _ => {

@@ -325,3 +325,57 @@ fn global_logger_provider() {
     p.shutdown().unwrap();
     assert!(!otlp_sdk::global::logger_provider().logger("x").enabled());
 }
+
+#[test]
+fn records_emitted_on_sdk_threads_are_dropped() {
+    // A library logging while the SDK exports (on the SDK's `otlp-sdk-*` threads) must not
+    // feed the pipeline that exports it.
+    let (provider, exporter) = simple();
+    let logger = provider.logger("l");
+    let l2 = logger.clone();
+    std::thread::Builder::new()
+        .name("otlp-sdk-logs".into())
+        .spawn(move || l2.emit(LogRecord::new().with_body("from the export thread")))
+        .unwrap()
+        .join()
+        .unwrap();
+    std::thread::Builder::new()
+        .name("app-worker".into())
+        .spawn(move || logger.emit(LogRecord::new().with_body("from the app")))
+        .unwrap()
+        .join()
+        .unwrap();
+    let logs = exporter.emitted_logs();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].record.body, Some(AnyValue::from("from the app")));
+}
+
+#[test]
+fn a_record_emitted_during_export_is_dropped_not_deadlocked() {
+    // An exporter that logs (as an HTTP client might) while the simple processor exports.
+    #[derive(Debug)]
+    struct Chatty(
+        Arc<Mutex<Option<otlp_sdk::logs::Logger>>>,
+        InMemoryLogExporter,
+    );
+    impl LogExporter for Chatty {
+        fn export(&mut self, batch: &[LogData]) -> SdkResult {
+            if let Some(l) = self.0.lock().unwrap().as_ref() {
+                l.emit(LogRecord::new().with_body("nested"));
+            }
+            self.1.export(batch)
+        }
+    }
+    let slot = Arc::new(Mutex::new(None));
+    let inner = InMemoryLogExporter::default();
+    let provider = LoggerProvider::builder()
+        .with_simple_exporter(Chatty(slot.clone(), inner.clone()))
+        .build();
+    *slot.lock().unwrap() = Some(provider.logger("nested"));
+    provider
+        .logger("l")
+        .emit(LogRecord::new().with_body("outer"));
+    let logs = inner.emitted_logs();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].record.body, Some(AnyValue::from("outer")));
+}

@@ -2,9 +2,11 @@
 
 use std::cell::Cell;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::context::Context;
+use crate::diagnostics;
 use crate::logs::limits::LogLimits;
 use crate::logs::provider::ProviderInner;
 use crate::logs::record::{AnyValue, LogData, LogRecord};
@@ -52,8 +54,8 @@ impl Logger {
     /// the record names a span already, the trace id, span id and flags of `cx`'s span; applies
     /// the provider's limits; and hands the record to the processors.
     ///
-    /// Never blocks or panics. After the provider's shutdown the record is dropped and
-    /// counted. Records emitted on the SDK's own export threads, or from inside an export
+    /// Never panics, and never blocks with a batch processor (a simple processor exports on
+    /// the calling thread). After the provider's shutdown the record is dropped and counted. Records emitted on the SDK's own export threads, or from inside an export
     /// (e.g. a library logging while the SDK exports), are dropped so that exporting never
     /// feeds itself.
     pub fn emit_with_context(&self, mut record: LogRecord, cx: &Context) {
@@ -120,6 +122,20 @@ pub(crate) fn apply_limits(record: &mut LogRecord, limits: LogLimits) {
     }
     record.attributes = out;
     record.dropped_attributes_count = record.dropped_attributes_count.saturating_add(dropped);
+    if dropped > 0 {
+        report_dropped_once();
+    }
+}
+
+#[cold]
+fn report_dropped_once() {
+    static REPORTED: AtomicBool = AtomicBool::new(false);
+    if !REPORTED.swap(true, Ordering::Relaxed) {
+        diagnostics::report(
+            "log record attributes dropped by the count limit (OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT); \
+             see dropped_attributes_count",
+        );
+    }
 }
 
 thread_local! {

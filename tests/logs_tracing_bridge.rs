@@ -210,3 +210,27 @@ fn without_a_tracer_events_use_the_current_otlp_span() {
     let r = &s.logs.emitted_logs()[0].record;
     assert_eq!((r.trace_id, r.span_id), (sc.trace_id(), sc.span_id()));
 }
+
+#[test]
+fn special_otel_fields_set_name_kind_and_status() {
+    use otlp_sdk::trace::{SpanKind, Status};
+    let s = setup();
+    with_layer(&s, true, || {
+        let span = tracing::info_span!(
+            "generic",
+            otel.name = "GET /orders",
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            otel.status_description = tracing::field::Empty,
+            http.method = "GET",
+        );
+        span.record("otel.status_description", "db down");
+        span.record("otel.status_code", "error");
+    });
+    let spans = s.spans.finished_spans();
+    let sp = span(&spans, "GET /orders");
+    assert_eq!(sp.kind, SpanKind::Server);
+    assert_eq!(sp.status, Status::error("db down"));
+    assert_eq!(sp.attributes.len(), 1);
+    assert_eq!(sp.attributes[0].key.as_str(), "http.method");
+}

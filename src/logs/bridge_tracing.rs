@@ -18,7 +18,7 @@ use crate::logs::provider::LoggerProvider;
 use crate::logs::record::{AnyValue, LogRecord, SeverityNumber};
 use crate::semconv;
 use crate::time::now_unix_nanos;
-use crate::trace::Tracer;
+use crate::trace::{SpanKind, Status, Tracer};
 
 /// A [`Layer`] that sends `tracing` telemetry through otlp-sdk.
 ///
@@ -30,7 +30,9 @@ use crate::trace::Tracer;
 ///   fields are attributes, `follows_from` becomes a link). A `tracing` span's parent is its
 ///   `tracing` parent, or else the otlp-sdk span current when it was created; while it is
 ///   entered, its otlp-sdk span is current, so spans and log records made inside it (through
-///   any API) are its children and carry its ids.
+///   any API) are its children and carry its ids. The fields `otel.name`, `otel.kind`
+///   (`server`, `client`, `producer`, `consumer`, `internal`), `otel.status_code` (`ok`,
+///   `error`) and `otel.status_description` set the span's name, kind and status.
 /// - An event carries the ids of its `tracing` span, or else of the current otlp-sdk span.
 ///
 /// ```
@@ -85,6 +87,10 @@ impl fmt::Debug for TracingLayer {
 /// the span's otlp-sdk span.
 struct OtelSpan {
     cx: Context,
+    /// `otel.status_code` and `otel.status_description` as recorded so far (they may arrive
+    /// in separate `record` calls).
+    status_code: Option<String>,
+    status_description: Option<String>,
 }
 
 thread_local! {
@@ -127,24 +133,53 @@ where
             None if attrs.is_root() => Context::new(),
             None => Context::current(),
         };
-        let mut fields = SpanFields(Vec::new());
+        let mut fields = SpanFields::default();
         attrs.record(&mut fields);
-        let otel = tracer
-            .span_builder(attrs.metadata().name())
-            .with_attributes(fields.0)
+        let name = fields
+            .name
+            .take()
+            .unwrap_or_else(|| StringValue::from_static(attrs.metadata().name()));
+        let mut otel = tracer
+            .span_builder(name)
+            .with_kind(fields.kind.unwrap_or_default())
+            .with_attributes(std::mem::take(&mut fields.attributes))
             .with_parent(parent.clone())
             .start(tracer);
+        if let Some(status) = status_of(&fields.status_code, &fields.status_description) {
+            otel.set_status(status);
+        }
         let cx = parent.with_span(otel);
-        span.extensions_mut().insert(OtelSpan { cx });
+        span.extensions_mut().insert(OtelSpan {
+            cx,
+            status_code: fields.status_code,
+            status_description: fields.status_description,
+        });
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let ext = span.extensions();
-        if let Some(o) = ext.get::<OtelSpan>() {
-            let mut fields = SpanFields(Vec::new());
+        let mut ext = span.extensions_mut();
+        if let Some(o) = ext.get_mut::<OtelSpan>() {
+            let mut fields = SpanFields::default();
             values.record(&mut fields);
-            o.cx.span().set_attributes(fields.0);
+            let handle = o.cx.span();
+            if let Some(name) = fields.name.take() {
+                handle.update_name(name);
+            }
+            let status_changed =
+                fields.status_code.is_some() || fields.status_description.is_some();
+            if fields.status_code.is_some() {
+                o.status_code = fields.status_code.take();
+            }
+            if fields.status_description.is_some() {
+                o.status_description = fields.status_description.take();
+            }
+            if status_changed {
+                if let Some(status) = status_of(&o.status_code, &o.status_description) {
+                    handle.set_status(status);
+                }
+            }
+            handle.set_attributes(std::mem::take(&mut fields.attributes));
         }
     }
 
@@ -236,29 +271,74 @@ where
     }
 }
 
-/// Collects span fields as span attributes.
-struct SpanFields(Vec<KeyValue>);
+/// Collects span fields: the special `otel.name`, `otel.kind`, `otel.status_code` and
+/// `otel.status_description` fields set the span's name, kind and status; the others are
+/// attributes.
+#[derive(Default)]
+struct SpanFields {
+    attributes: Vec<KeyValue>,
+    name: Option<StringValue>,
+    kind: Option<SpanKind>,
+    status_code: Option<String>,
+    status_description: Option<String>,
+}
+
+/// The status that `otel.status_code` and `otel.status_description` describe.
+fn status_of(code: &Option<String>, description: &Option<String>) -> Option<Status> {
+    let code = code.as_deref()?;
+    if code.eq_ignore_ascii_case("ok") {
+        Some(Status::Ok)
+    } else if code.eq_ignore_ascii_case("error") {
+        Some(Status::error(description.clone().unwrap_or_default()))
+    } else {
+        None
+    }
+}
+
+impl SpanFields {
+    fn put(&mut self, field: &Field, value: Value) {
+        let text = || match &value {
+            Value::String(s) => s.to_string(),
+            other => other.to_string(),
+        };
+        match field.name() {
+            "otel.name" => self.name = Some(text().into()),
+            "otel.kind" => {
+                self.kind = match text().to_ascii_lowercase().as_str() {
+                    "server" => Some(SpanKind::Server),
+                    "client" => Some(SpanKind::Client),
+                    "producer" => Some(SpanKind::Producer),
+                    "consumer" => Some(SpanKind::Consumer),
+                    "internal" => Some(SpanKind::Internal),
+                    _ => None,
+                }
+            }
+            semconv::OTEL_STATUS_CODE => self.status_code = Some(text()),
+            semconv::OTEL_STATUS_DESCRIPTION => self.status_description = Some(text()),
+            name => self.attributes.push(KeyValue::new(name, value)),
+        }
+    }
+}
 
 impl Visit for SpanFields {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.push(KeyValue::new(field.name(), value));
+        self.put(field, value.into());
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.push(KeyValue::new(field.name(), value));
+        self.put(field, value.into());
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
         let v = i64::try_from(value).map_or_else(|_| Value::from(value.to_string()), Value::from);
-        self.0.push(KeyValue::new(field.name(), v));
+        self.put(field, v);
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.push(KeyValue::new(field.name(), value));
+        self.put(field, value.into());
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.push(KeyValue::new(field.name(), value.to_string()));
+        self.put(field, value.to_string().into());
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0
-            .push(KeyValue::new(field.name(), format!("{value:?}")));
+        self.put(field, format!("{value:?}").into());
     }
 }
 

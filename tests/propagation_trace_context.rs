@@ -277,6 +277,17 @@ fn inject_writes_both_headers() {
     p.inject_context(&Context::new().with_remote_span_context(unsampled), &mut m);
     assert_eq!(m["traceparent"], format!("00-{TID}-{SID}-00"));
     assert!(!m.contains_key("tracestate"));
+
+    // Unknown flags are never propagated.
+    let odd = SpanContext::new(
+        sc.trace_id(),
+        sc.span_id(),
+        TraceFlags::new(0xfd),
+        false,
+        TraceState::NONE,
+    );
+    p.inject_context(&Context::new().with_remote_span_context(odd), &mut m);
+    assert_eq!(m["traceparent"], format!("00-{TID}-{SID}-01"));
     assert_eq!(p.fields(), ["traceparent", "tracestate"]);
 }
 

@@ -48,7 +48,7 @@ impl TextMapPropagator for TraceContextPropagator {
                 "00-{}-{}-{:02x}",
                 sc.trace_id(),
                 sc.span_id(),
-                sc.trace_flags().to_u8()
+                sc.trace_flags().to_u8() & KNOWN_FLAGS
             ),
         );
         let state = sc.trace_state();

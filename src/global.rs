@@ -56,3 +56,92 @@ pub fn take_tracer_provider() -> Option<TracerProvider> {
         .ok()
         .and_then(|mut g| g.take())
 }
+
+fn logger_provider_slot() -> &'static RwLock<Option<crate::logs::LoggerProvider>> {
+    static P: OnceLock<RwLock<Option<crate::logs::LoggerProvider>>> = OnceLock::new();
+    P.get_or_init(|| RwLock::new(None))
+}
+
+/// Sets the global logger provider, returning the previous one (if any), as Python's
+/// `set_logger_provider`.
+pub fn set_logger_provider(
+    provider: crate::logs::LoggerProvider,
+) -> Option<crate::logs::LoggerProvider> {
+    match logger_provider_slot().write() {
+        Ok(mut g) => g.replace(provider),
+        Err(p) => p.into_inner().replace(provider),
+    }
+}
+
+/// The global logger provider (one with no processor, whose records go nowhere, until
+/// [`set_logger_provider`] is called).
+pub fn logger_provider() -> crate::logs::LoggerProvider {
+    let current = logger_provider_slot().read().ok().and_then(|g| g.clone());
+    current.unwrap_or_else(|| {
+        static NOOP: OnceLock<crate::logs::LoggerProvider> = OnceLock::new();
+        NOOP.get_or_init(|| {
+            crate::logs::LoggerProvider::builder()
+                .with_resource(crate::resource::Resource::empty())
+                .build()
+        })
+        .clone()
+    })
+}
+
+/// A logger of the global logger provider.
+pub fn logger(name: impl Into<StringValue>) -> crate::logs::Logger {
+    logger_provider().logger(name)
+}
+
+/// Removes the global logger provider and returns it (e.g. to shut it down).
+pub fn take_logger_provider() -> Option<crate::logs::LoggerProvider> {
+    logger_provider_slot()
+        .write()
+        .ok()
+        .and_then(|mut g| g.take())
+}
+
+type SharedPropagator = std::sync::Arc<dyn crate::propagation::TextMapPropagator>;
+
+fn propagator_slot() -> &'static RwLock<Option<SharedPropagator>> {
+    static P: OnceLock<RwLock<Option<SharedPropagator>>> = OnceLock::new();
+    P.get_or_init(|| RwLock::new(None))
+}
+
+/// Sets the global text-map propagator, as Python's `propagate.set_global_textmap`.
+pub fn set_text_map_propagator(propagator: impl crate::propagation::TextMapPropagator + 'static) {
+    let p: SharedPropagator = std::sync::Arc::new(propagator);
+    match propagator_slot().write() {
+        Ok(mut g) => *g = Some(p),
+        Err(e) => *e.into_inner() = Some(p),
+    }
+}
+
+/// The global text-map propagator: the one set with [`set_text_map_propagator`], else the
+/// one `OTEL_PROPAGATORS` names (`tracecontext,baggage` when unset or invalid; an invalid
+/// value is reported through [`diagnostics`](crate::diagnostics)).
+///
+/// ```
+/// use std::collections::HashMap;
+/// use otlp_sdk::global;
+///
+/// let mut headers: HashMap<String, String> = HashMap::new();
+/// global::get_text_map_propagator().inject(&mut headers);
+/// let cx = global::get_text_map_propagator().extract(&headers);
+/// # let _ = cx;
+/// ```
+pub fn get_text_map_propagator() -> SharedPropagator {
+    if let Some(p) = propagator_slot().read().ok().and_then(|g| g.clone()) {
+        return p;
+    }
+    static FROM_ENV: OnceLock<SharedPropagator> = OnceLock::new();
+    FROM_ENV
+        .get_or_init(|| {
+            let p = crate::propagation::propagators_from_env().unwrap_or_else(|e| {
+                crate::diagnostics::report(&format!("{e}; using tracecontext,baggage"));
+                crate::propagation::TextMapCompositePropagator::w3c()
+            });
+            std::sync::Arc::new(p)
+        })
+        .clone()
+}

@@ -27,6 +27,9 @@
 //! ## Modules
 //! - [`trace`]: tracer provider, tracers, spans, samplers, processors.
 //! - [`context`]: the current context, and carrying it across `.await` and tasks.
+//! - [`logs`]: logger provider, log records, and bridges from the `log` and `tracing` crates.
+//! - [`propagation`]: W3C trace context and baggage headers across process boundaries.
+//! - [`baggage`]: name/value pairs carried in the context.
 //! - [`resource`]: the entity producing telemetry.
 //! - [`export`]: console, in-memory and OTLP exporters.
 //! - [`pipeline`]: the lock-free batch pipeline's settings and counters.
@@ -42,13 +45,16 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod attributes;
+pub mod baggage;
 pub mod context;
 pub mod diagnostics;
 mod env;
 mod error;
 pub mod export;
 pub mod global;
+pub mod logs;
 pub mod pipeline;
+pub mod propagation;
 pub mod proto;
 pub mod resource;
 mod scope;

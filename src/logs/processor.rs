@@ -1,0 +1,167 @@
+//! Log record processors: what happens to a record when a logger emits it.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use crate::context::Context;
+use crate::diagnostics;
+use crate::error::{SdkError, SdkResult};
+use crate::logs::exporter::LogExporter;
+use crate::logs::record::LogData;
+use crate::pipeline::{BatchConfig, BatchExport, BatchPipeline, PipelineStats};
+use crate::resource::Resource;
+
+/// Hooks called for every emitted log record.
+///
+/// Records go through the provider's processors in the order they were added; a change one
+/// processor makes to the record is seen by the next. The last processor gets the record by
+/// value through [`LogProcessor::on_emit_owned`], so a batch processor at the end of the
+/// chain (the usual case) takes it without a copy.
+pub trait LogProcessor: Send + Sync + fmt::Debug + 'static {
+    /// A record was emitted in context `cx` (the context it was emitted in, usually the
+    /// current one). The processor may change it, or copy it to keep it.
+    fn on_emit(&self, data: &mut LogData, cx: &Context);
+    /// Like [`LogProcessor::on_emit`], for the last processor of the chain, which may keep
+    /// the record without copying it. The default calls `on_emit`.
+    fn on_emit_owned(&self, mut data: LogData, cx: &Context) {
+        self.on_emit(&mut data, cx);
+    }
+    /// Exports every record already emitted.
+    fn force_flush(&self) -> SdkResult;
+    /// Flushes and releases resources. Idempotent: later calls return
+    /// [`SdkError::AlreadyShutdown`].
+    fn shutdown(&self) -> SdkResult;
+    /// Called once by the provider's builder with its resource.
+    fn set_resource(&mut self, _resource: &Resource) {}
+}
+
+/// Exports each record as soon as it is emitted, on the emitting thread. Meant for tests and
+/// debugging; use [`BatchLogProcessor`] in production.
+pub struct SimpleLogProcessor {
+    exporter: Mutex<Box<dyn LogExporter>>,
+    shut_down: AtomicBool,
+}
+
+impl SimpleLogProcessor {
+    /// A processor exporting through `exporter`.
+    pub fn new(exporter: impl LogExporter) -> Self {
+        SimpleLogProcessor {
+            exporter: Mutex::new(Box::new(exporter)),
+            shut_down: AtomicBool::new(false),
+        }
+    }
+}
+
+impl fmt::Debug for SimpleLogProcessor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SimpleLogProcessor")
+    }
+}
+
+impl LogProcessor for SimpleLogProcessor {
+    fn on_emit(&self, data: &mut LogData, _cx: &Context) {
+        if self.shut_down.load(Ordering::Acquire) {
+            return;
+        }
+        if let Ok(mut e) = self.exporter.lock() {
+            if let Err(err) = e.export(std::slice::from_ref(data)) {
+                diagnostics::report(&format!("SimpleLogProcessor: export failed: {err}"));
+            }
+        }
+    }
+    fn force_flush(&self) -> SdkResult {
+        if self.shut_down.load(Ordering::Acquire) {
+            return Err(SdkError::AlreadyShutdown);
+        }
+        self.exporter
+            .lock()
+            .map_err(|_| SdkError::failed("exporter lock poisoned"))?
+            .force_flush()
+    }
+    fn shutdown(&self) -> SdkResult {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return Err(SdkError::AlreadyShutdown);
+        }
+        self.exporter
+            .lock()
+            .map_err(|_| SdkError::failed("exporter lock poisoned"))?
+            .shutdown()
+    }
+    fn set_resource(&mut self, resource: &Resource) {
+        if let Ok(e) = self.exporter.get_mut() {
+            e.set_resource(resource);
+        }
+    }
+}
+
+/// Batches emitted records on a background thread and exports them, on the same lock-free
+/// [`pipeline`](crate::pipeline) as spans: emitting never blocks, and a full queue drops
+/// (and counts) records. Configure it with [`BatchConfig`] (defaults: 2048 queued, 512 per
+/// export, 1 s delay, 30 s timeout; `OTEL_BLRP_*` environment variables).
+pub struct BatchLogProcessor {
+    pipeline: BatchPipeline<LogData>,
+}
+
+struct ExportLogs(Box<dyn LogExporter>);
+
+impl BatchExport<LogData> for ExportLogs {
+    fn export(&mut self, batch: &[LogData]) -> SdkResult {
+        self.0.export(batch)
+    }
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource)
+    }
+    fn force_flush(&mut self) -> SdkResult {
+        self.0.force_flush()
+    }
+    fn shutdown(&mut self) -> SdkResult {
+        self.0.shutdown()
+    }
+}
+
+impl BatchLogProcessor {
+    /// A batch processor with the environment's (or the default) settings.
+    pub fn new(exporter: impl LogExporter) -> Self {
+        Self::with_config(exporter, BatchConfig::logs_from_env())
+    }
+
+    /// A batch processor with explicit settings.
+    pub fn with_config(exporter: impl LogExporter, config: BatchConfig) -> Self {
+        BatchLogProcessor {
+            pipeline: BatchPipeline::new(ExportLogs(Box::new(exporter)), config, "otlp-sdk-logs"),
+        }
+    }
+
+    /// Counters: accepted, dropped, exported and failed records.
+    pub fn stats(&self) -> PipelineStats {
+        self.pipeline.stats()
+    }
+}
+
+impl fmt::Debug for BatchLogProcessor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchLogProcessor")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl LogProcessor for BatchLogProcessor {
+    fn on_emit(&self, data: &mut LogData, _cx: &Context) {
+        self.pipeline.push(data.clone());
+    }
+    #[inline]
+    fn on_emit_owned(&self, data: LogData, _cx: &Context) {
+        self.pipeline.push(data);
+    }
+    fn force_flush(&self) -> SdkResult {
+        self.pipeline.force_flush()
+    }
+    fn shutdown(&self) -> SdkResult {
+        self.pipeline.shutdown()
+    }
+    fn set_resource(&mut self, resource: &Resource) {
+        self.pipeline.set_resource(resource);
+    }
+}

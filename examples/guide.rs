@@ -5,6 +5,7 @@
 //! `OTEL_EXPORTER_OTLP_PROTOCOL` names (`grpc`, `http/protobuf` or `http/json`).
 
 use otlp_sdk::export::ConsoleSpanExporter;
+use otlp_sdk::logs::{ConsoleLogExporter, LogBridge, LoggerProvider};
 use otlp_sdk::resource::{Resource, SERVICE_NAME};
 use otlp_sdk::semconv::{HTTP_METHOD, HTTP_URL};
 use otlp_sdk::trace::{get_current_span, Status, TracerProvider};
@@ -18,6 +19,20 @@ fn init_tracing(resource: &Resource) -> TracerProvider {
         .with_batch_exporter(ConsoleSpanExporter::default());
     let provider = builder.build();
     global::set_tracer_provider(provider.clone());
+    provider
+}
+
+/// Logs: a logger provider with a batch processor, set as the global one, and the `log`
+/// crate bridge, so `log::info!` lines are exported with the ids of the current span.
+fn init_logging(resource: &Resource) -> LoggerProvider {
+    let provider = LoggerProvider::builder()
+        .with_resource(resource.clone())
+        .with_batch_exporter(ConsoleLogExporter::default())
+        .build();
+    global::set_logger_provider(provider.clone());
+    if let Err(e) = LogBridge::new(&provider).install(log::LevelFilter::Info) {
+        eprintln!("log bridge: {e}");
+    }
     provider
 }
 
@@ -96,12 +111,15 @@ fn traced_function() {
     let _span = tracer.start_as_current_span("my-operation");
     if let Some((trace_id, span_id)) = get_trace_span_ids() {
         println!("Processing operation with trace: {trace_id}, span: {span_id}");
+        // Through the `log` bridge: the record carries this span's trace and span ids.
+        log::info!("Processing operation with trace: {trace_id}, span: {span_id}");
     }
 }
 
 fn main() {
     let resource = Resource::new([KeyValue::new(SERVICE_NAME, "my.service.name")]);
     let tracer_provider = init_tracing(&resource);
+    let logger_provider = init_logging(&resource);
 
     do_work();
     do_nested_work();
@@ -111,5 +129,8 @@ fn main() {
 
     if let Err(e) = tracer_provider.shutdown() {
         eprintln!("tracer provider shutdown: {e}");
+    }
+    if let Err(e) = logger_provider.shutdown() {
+        eprintln!("logger provider shutdown: {e}");
     }
 }

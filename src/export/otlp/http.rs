@@ -74,12 +74,12 @@ impl HttpSender {
         })
     }
 
-    pub(crate) async fn send(&self, body: Bytes, timeout: Duration) -> Attempt {
+    /// One attempt; the caller bounds it by the time left before the export deadline.
+    pub(crate) async fn send(&self, body: Bytes, _timeout: Duration) -> Attempt {
         let resp = self
             .client
             .post(&self.url)
             .headers(self.headers.clone())
-            .timeout(timeout)
             .body(body)
             .send()
             .await;

@@ -49,24 +49,40 @@ fn check_delivery(rotel: &Rotel, mut exporter: OtlpSpanExporter, tag: &str) {
     let spans = spans(tag);
     let trace_id = spans[0].span_context.trace_id().to_string();
     let span_id = spans[0].span_context.span_id().to_string();
-    exporter.export(&spans).unwrap_or_else(|e| panic!("{tag}: export failed: {e}"));
+    exporter
+        .export(&spans)
+        .unwrap_or_else(|e| panic!("{tag}: export failed: {e}"));
     let name = format!("{tag}-parent");
     let out = rotel.wait_for(|o| o.contains(&name), Duration::from_secs(10));
     // The block of our span.
-    let start = out.find(&format!("Name           : {name}")).expect("span block");
+    let start = out
+        .find(&format!("Name           : {name}"))
+        .expect("span block");
     let block_start = out[..start].rfind("Span #").unwrap_or(0);
     let block = &out[block_start..(start + 2000).min(out.len())];
-    assert!(block.contains(&format!("Trace ID       : {trace_id}")), "{tag}: {block}");
-    assert!(block.contains(&format!("ID             : {span_id}")), "{tag}: {block}");
+    assert!(
+        block.contains(&format!("Trace ID       : {trace_id}")),
+        "{tag}: {block}"
+    );
+    assert!(
+        block.contains(&format!("ID             : {span_id}")),
+        "{tag}: {block}"
+    );
     assert!(block.contains("SPAN_KIND_SERVER"), "{tag}: {block}");
     assert!(block.contains("-> int.attr: Int(5)"), "{tag}: {block}");
     assert!(block.contains("-> str.attr: Str(hello)"), "{tag}: {block}");
-    assert!(block.contains("-> double.attr: Double(1.5)"), "{tag}: {block}");
+    assert!(
+        block.contains("-> double.attr: Double(1.5)"),
+        "{tag}: {block}"
+    );
     assert!(block.contains("-> bool.attr: Bool(true)"), "{tag}: {block}");
     assert!(block.contains("array.attr"), "{tag}: {block}");
     assert!(block.contains("my-event"), "{tag}: {block}");
     assert!(block.contains("it broke"), "{tag}: {block}");
-    assert!(out.contains(&format!("-> service.name: Str(svc-{tag})")), "{tag}: resource");
+    assert!(
+        out.contains(&format!("-> service.name: Str(svc-{tag})")),
+        "{tag}: resource"
+    );
     assert!(out.contains("e2e.scope"), "{tag}: scope");
     exporter.shutdown().unwrap();
 }
@@ -78,7 +94,12 @@ fn unique(tag: &str) -> String {
 fn rand_u32() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
     h.finish() as u32
 }
 
@@ -86,7 +107,11 @@ fn exporter(endpoint: String, protocol: Protocol, gzip: bool) -> OtlpSpanExporte
     OtlpSpanExporter::builder()
         .with_endpoint(endpoint)
         .with_protocol(protocol)
-        .with_compression(if gzip { Compression::Gzip } else { Compression::None })
+        .with_compression(if gzip {
+            Compression::Gzip
+        } else {
+            Compression::None
+        })
         .with_headers([("x-api-key", "e2e-secret"), ("x-tenant", "otlp-sdk")])
         .with_timeout(Duration::from_secs(10))
         .build()
@@ -98,7 +123,11 @@ fn traces_over_grpc_with_and_without_gzip() {
     let Some(rotel) = Rotel::start() else { return };
     for gzip in [false, true] {
         let tag = unique(if gzip { "grpc-gzip" } else { "grpc" });
-        check_delivery(&rotel, exporter(rotel.grpc_endpoint(), Protocol::Grpc, gzip), &tag);
+        check_delivery(
+            &rotel,
+            exporter(rotel.grpc_endpoint(), Protocol::Grpc, gzip),
+            &tag,
+        );
     }
 }
 
@@ -129,7 +158,10 @@ fn batch_pipeline_delivers_to_rotel() {
     let exp = exporter(rotel.grpc_endpoint(), Protocol::Grpc, true);
     let stats = exp.stats();
     let provider = TracerProvider::builder()
-        .with_resource(Resource::from_attributes([KeyValue::new("service.name", "batch-svc")]))
+        .with_resource(Resource::from_attributes([KeyValue::new(
+            "service.name",
+            "batch-svc",
+        )]))
         .with_batch_exporter(exp)
         .build();
     let tracer = provider.tracer("batch.scope");

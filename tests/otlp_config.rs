@@ -1,6 +1,7 @@
 //! OTLP exporter settings: builder values over `OTEL_EXPORTER_OTLP_*` variables over the
 //! defaults, per signal, with typed errors. Variables are given through a lookup closure,
 //! so no test touches the process environment (no races between tests).
+#![cfg(all(feature = "grpc", feature = "http"))]
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use otlp_sdk::export::otlp::{
 use otlp_sdk::{ConfigError, ConfigErrorKind};
 
 type Builder = OtlpExporterBuilder<OtlpSpanExporter>;
+type Vars<'a> = &'a [(&'a str, &'a str)];
 
 fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let map: HashMap<String, String> = vars
@@ -52,10 +54,22 @@ fn defaults_follow_the_spec() {
 fn endpoint_rules_table() {
     let b = Builder::default();
     // (signal, vars, expected endpoint)
-    let table: &[(Signal, &[(&str, &str)], &str)] = &[
-        (Signal::Traces, &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")], "http://c:4318/v1/traces"),
-        (Signal::Metrics, &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")], "http://c:4318/v1/metrics"),
-        (Signal::Logs, &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c/base")], "https://c/base/v1/logs"),
+    let table: &[(Signal, Vars<'_>, &str)] = &[
+        (
+            Signal::Traces,
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")],
+            "http://c:4318/v1/traces",
+        ),
+        (
+            Signal::Metrics,
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")],
+            "http://c:4318/v1/metrics",
+        ),
+        (
+            Signal::Logs,
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c/base")],
+            "https://c/base/v1/logs",
+        ),
         // A per-signal endpoint is used as is, and wins over the base.
         (
             Signal::Traces,
@@ -77,13 +91,19 @@ fn endpoint_rules_table() {
         // gRPC: the base endpoint is used as is.
         (
             Signal::Traces,
-            &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317")],
+            &[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+            ],
             "http://c:4317",
         ),
         // gRPC without a scheme: TLS unless insecure.
         (
             Signal::Traces,
-            &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "c:4317")],
+            &[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "c:4317"),
+            ],
             "https://c:4317",
         ),
         (
@@ -97,11 +117,19 @@ fn endpoint_rules_table() {
         ),
     ];
     for (signal, vars, want) in table {
-        assert_eq!(ok(&b, *signal, vars).endpoint(), *want, "{signal:?} {vars:?}");
+        assert_eq!(
+            ok(&b, *signal, vars).endpoint(),
+            *want,
+            "{signal:?} {vars:?}"
+        );
     }
     // The builder's endpoint wins and is used as is.
     let b = Builder::default().with_endpoint("http://mine:9/x");
-    let c = ok(&b, Signal::Traces, &[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:1/y")]);
+    let c = ok(
+        &b,
+        Signal::Traces,
+        &[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:1/y")],
+    );
     assert_eq!(c.endpoint(), "http://mine:9/x");
 }
 
@@ -117,9 +145,19 @@ fn per_signal_variables_override_general_ones_and_the_builder_wins() {
     ];
     let b = Builder::default();
     let t = ok(&b, Signal::Traces, vars);
-    assert_eq!((t.protocol(), t.timeout(), t.compression()), (Protocol::Grpc, Duration::from_millis(2500), Compression::Gzip));
+    assert_eq!(
+        (t.protocol(), t.timeout(), t.compression()),
+        (
+            Protocol::Grpc,
+            Duration::from_millis(2500),
+            Compression::Gzip
+        )
+    );
     let m = ok(&b, Signal::Metrics, vars);
-    assert_eq!((m.protocol(), m.compression()), (Protocol::HttpJson, Compression::None));
+    assert_eq!(
+        (m.protocol(), m.compression()),
+        (Protocol::HttpJson, Compression::None)
+    );
     let l = ok(&b, Signal::Logs, vars);
     assert_eq!(l.timeout(), Duration::from_millis(700));
 
@@ -128,14 +166,24 @@ fn per_signal_variables_override_general_ones_and_the_builder_wins() {
         .with_timeout(Duration::from_secs(3))
         .with_compression(Compression::None);
     let t = ok(&b, Signal::Traces, vars);
-    assert_eq!((t.protocol(), t.timeout(), t.compression()), (Protocol::HttpProtobuf, Duration::from_secs(3), Compression::None));
+    assert_eq!(
+        (t.protocol(), t.timeout(), t.compression()),
+        (
+            Protocol::HttpProtobuf,
+            Duration::from_secs(3),
+            Compression::None
+        )
+    );
 }
 
 #[test]
 fn headers_merge_env_and_builder() {
     let vars: &[(&str, &str)] = &[
         ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=general,x-a=1"),
-        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "api-key=traces%20key, x-b = 2"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "api-key=traces%20key, x-b = 2",
+        ),
     ];
     // The per-signal variable replaces the general one entirely.
     let t = ok(&Builder::default(), Signal::Traces, vars);
@@ -159,34 +207,107 @@ fn headers_merge_env_and_builder() {
 fn bad_values_are_typed_errors_naming_the_variable_and_value() {
     let b = Builder::default();
     // (vars, signal, setting named, value shown, kind)
-    let table: &[(&[(&str, &str)], &str, &str, ConfigErrorKind)] = &[
-        (&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml")], "OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml", ConfigErrorKind::Invalid),
-        (&[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpcc")], "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpcc", ConfigErrorKind::Invalid),
-        (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318")], "OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318", ConfigErrorKind::Invalid),
-        (&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://x")], "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://x", ConfigErrorKind::Invalid),
-        (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:99999")], "OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:99999", ConfigErrorKind::Invalid),
-        (&[("OTEL_EXPORTER_OTLP_TIMEOUT", "10s")], "OTEL_EXPORTER_OTLP_TIMEOUT", "10s", ConfigErrorKind::Invalid),
-        (&[("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0")], "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0", ConfigErrorKind::OutOfRange),
-        (&[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")], "OTEL_EXPORTER_OTLP_COMPRESSION", "zstd", ConfigErrorKind::Invalid),
-        (&[("OTEL_EXPORTER_OTLP_INSECURE", "yes")], "OTEL_EXPORTER_OTLP_INSECURE", "yes", ConfigErrorKind::Invalid),
-        (&[("OTEL_EXPORTER_OTLP_CERTIFICATE", "/no/such/ca.pem")], "OTEL_EXPORTER_OTLP_CERTIFICATE", "/no/such/ca.pem", ConfigErrorKind::Unreadable),
-        (&[("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "/no/key.pem")], "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "/no/key.pem", ConfigErrorKind::Unreadable),
+    let table: &[(Vars<'_>, &str, &str, ConfigErrorKind)] = &[
+        (
+            &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml")],
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "http/xml",
+            ConfigErrorKind::Invalid,
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpcc")],
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            "grpcc",
+            ConfigErrorKind::Invalid,
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318")],
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "localhost:4318",
+            ConfigErrorKind::Invalid,
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://x")],
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "ftp://x",
+            ConfigErrorKind::Invalid,
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:99999")],
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://h:99999",
+            ConfigErrorKind::Invalid,
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_TIMEOUT", "10s")],
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+            "10s",
+            ConfigErrorKind::Invalid,
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0")],
+            "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+            "0",
+            ConfigErrorKind::OutOfRange,
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")],
+            "OTEL_EXPORTER_OTLP_COMPRESSION",
+            "zstd",
+            ConfigErrorKind::Invalid,
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_INSECURE", "yes")],
+            "OTEL_EXPORTER_OTLP_INSECURE",
+            "yes",
+            ConfigErrorKind::Invalid,
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_CERTIFICATE", "/no/such/ca.pem")],
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            "/no/such/ca.pem",
+            ConfigErrorKind::Unreadable,
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "/no/key.pem")],
+            "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+            "/no/key.pem",
+            ConfigErrorKind::Unreadable,
+        ),
     ];
     for (vars, setting, value, kind) in table {
         let e = resolve(&b, Signal::Traces, vars).expect_err(setting);
-        assert_eq!((e.setting(), e.value(), e.kind()), (*setting, *value, *kind), "{e}");
+        assert_eq!(
+            (e.setting(), e.value(), e.kind()),
+            (*setting, *value, *kind),
+            "{e}"
+        );
         assert!(e.to_string().contains(setting) && e.to_string().contains(value));
     }
-    let e = Builder::default().with_timeout(Duration::ZERO).resolve_with(Signal::Traces, env(&[])).unwrap_err();
-    assert_eq!((e.setting(), e.kind()), ("with_timeout", ConfigErrorKind::OutOfRange));
-    let e = Builder::default().with_endpoint("not a url").resolve_with(Signal::Traces, env(&[])).unwrap_err();
+    let e = Builder::default()
+        .with_timeout(Duration::ZERO)
+        .resolve_with(Signal::Traces, env(&[]))
+        .unwrap_err();
+    assert_eq!(
+        (e.setting(), e.kind()),
+        ("with_timeout", ConfigErrorKind::OutOfRange)
+    );
+    let e = Builder::default()
+        .with_endpoint("not a url")
+        .resolve_with(Signal::Traces, env(&[]))
+        .unwrap_err();
     assert_eq!(e.setting(), "with_endpoint");
 }
 
 #[test]
 fn malformed_headers_never_leak_their_values() {
     for raw in ["token=s3cret,broken", "bad key=s3cret", "k=s3cret%0A"] {
-        let e = resolve(&Builder::default(), Signal::Logs, &[("OTEL_EXPORTER_OTLP_HEADERS", raw)]).unwrap_err();
+        let e = resolve(
+            &Builder::default(),
+            Signal::Logs,
+            &[("OTEL_EXPORTER_OTLP_HEADERS", raw)],
+        )
+        .unwrap_err();
         assert_eq!(e.setting(), "OTEL_EXPORTER_OTLP_HEADERS");
         assert_eq!(e.kind(), ConfigErrorKind::Invalid);
         assert!(!e.to_string().contains("s3cret"), "{e}");
@@ -217,7 +338,10 @@ fn tls_files_are_read_and_checked() {
         .with_tls_ca_file(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
         .resolve_with(Signal::Traces, env(&[]))
         .unwrap_err();
-    assert_eq!((e.setting(), e.kind()), ("with_tls_ca_file", ConfigErrorKind::Invalid));
+    assert_eq!(
+        (e.setting(), e.kind()),
+        ("with_tls_ca_file", ConfigErrorKind::Invalid)
+    );
 }
 
 #[cfg(feature = "http")]
@@ -226,15 +350,22 @@ fn build_rejects_pem_files_with_broken_contents() {
     let dir = std::env::temp_dir().join(format!("otlp-sdk-cfg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.pem");
-    std::fs::write(&bad, "-----BEGIN CERTIFICATE-----\n!!!not base64!!!\n-----END CERTIFICATE-----\n").unwrap();
+    std::fs::write(
+        &bad,
+        "-----BEGIN CERTIFICATE-----\n!!!not base64!!!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
     let r = OtlpSpanExporter::builder().with_tls_ca_file(&bad).build();
     let _ = std::fs::remove_dir_all(&dir);
     let e = r.unwrap_err();
     assert_eq!(e.setting(), "OTEL_EXPORTER_OTLP_CERTIFICATE");
-    assert!(OtlpSpanExporter::builder()
-        .with_tls_client_cert(cert("client.pem"), cert("ca.pem"))
-        .build()
-        .is_err(), "a certificate is not a private key");
+    assert!(
+        OtlpSpanExporter::builder()
+            .with_tls_client_cert(cert("client.pem"), cert("ca.pem"))
+            .build()
+            .is_err(),
+        "a certificate is not a private key"
+    );
     // Good files build.
     OtlpSpanExporter::builder()
         .with_endpoint("https://localhost:4318/v1/traces")

@@ -65,7 +65,8 @@ fn http_connection_refused_then_up_is_retried_and_delivered() {
         std::thread::sleep(Duration::from_millis(500));
         FakeHttpCollector::start_on(port, vec![])
     });
-    exp.export(&make_spans(3)).expect("delivered once the collector is up");
+    exp.export(&make_spans(3))
+        .expect("delivered once the collector is up");
     let collector = server.join().unwrap();
     let got = collector.received();
     assert_eq!(got.len(), 1);
@@ -77,7 +78,8 @@ fn http_connection_refused_then_up_is_retried_and_delivered() {
 
 #[test]
 fn http_503_with_retry_after_seconds_waits_as_told() {
-    let collector = FakeHttpCollector::start(vec![HttpReply::status(503).header("Retry-After", "1")]);
+    let collector =
+        FakeHttpCollector::start(vec![HttpReply::status(503).header("Retry-After", "1")]);
     // Backoff alone would wait at least 4 s: a shorter wait proves Retry-After was used.
     let mut exp = OtlpSpanExporter::builder()
         .with_endpoint(collector.url("/v1/traces"))
@@ -96,7 +98,10 @@ fn http_503_with_retry_after_seconds_waits_as_told() {
     assert!(waited >= Duration::from_millis(950), "{waited:?}");
     assert!(waited < Duration::from_secs(4), "{waited:?}");
     assert_eq!(collector.received().len(), 2);
-    assert_eq!((stats.retries(), stats.exported(), stats.failed()), (1, 2, 0));
+    assert_eq!(
+        (stats.retries(), stats.exported(), stats.failed()),
+        (1, 2, 0)
+    );
 }
 
 #[test]
@@ -115,7 +120,11 @@ fn http_429_with_retry_after_date_is_retried() {
     exp.export(&make_spans(1)).expect("delivered on retry");
     // The date has 1 s resolution: the wait is between 1 and 2 s, far above the 200 ms
     // backoff cap.
-    assert!(t.elapsed() >= Duration::from_millis(900), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
     assert_eq!(collector.received().len(), 2);
     assert_eq!((stats.retries(), stats.exported()), (1, 1));
 }
@@ -124,24 +133,38 @@ fn http_429_with_retry_after_date_is_retried() {
 fn http_retry_after_beyond_the_timeout_gives_up_at_once() {
     let collector =
         FakeHttpCollector::start(vec![HttpReply::status(503).header("Retry-After", "30")]);
-    let mut exp = exporter(&collector.url("/v1/traces"), Protocol::HttpProtobuf, Duration::from_secs(2));
+    let mut exp = exporter(
+        &collector.url("/v1/traces"),
+        Protocol::HttpProtobuf,
+        Duration::from_secs(2),
+    );
     let stats = exp.stats();
     let t = Instant::now();
     assert!(exp.export(&make_spans(4)).is_err());
     assert!(t.elapsed() < Duration::from_secs(2));
     assert_eq!(collector.received().len(), 1);
-    assert_eq!((stats.retries(), stats.exported(), stats.failed()), (0, 0, 4));
+    assert_eq!(
+        (stats.retries(), stats.exported(), stats.failed()),
+        (0, 0, 4)
+    );
 }
 
 #[test]
 fn http_400_is_not_retried() {
     let collector = FakeHttpCollector::start(vec![HttpReply::status(400)]);
-    let mut exp = exporter(&collector.url("/v1/traces"), Protocol::HttpProtobuf, Duration::from_secs(5));
+    let mut exp = exporter(
+        &collector.url("/v1/traces"),
+        Protocol::HttpProtobuf,
+        Duration::from_secs(5),
+    );
     let stats = exp.stats();
     let err = exp.export(&make_spans(5)).unwrap_err();
     assert!(err.to_string().contains("400"), "{err}");
     assert_eq!(collector.received().len(), 1);
-    assert_eq!((stats.retries(), stats.exported(), stats.failed()), (0, 0, 5));
+    assert_eq!(
+        (stats.retries(), stats.exported(), stats.failed()),
+        (0, 0, 5)
+    );
     assert_eq!(stats.failed_requests(), 1);
     // The exporter keeps working afterwards.
     exp.export(&make_spans(1)).unwrap();
@@ -151,18 +174,29 @@ fn http_400_is_not_retried() {
 #[test]
 fn http_502_504_are_retried_until_success() {
     let collector = FakeHttpCollector::start(vec![HttpReply::status(502), HttpReply::status(504)]);
-    let mut exp = exporter(&collector.url("/v1/traces"), Protocol::HttpProtobuf, Duration::from_secs(5));
+    let mut exp = exporter(
+        &collector.url("/v1/traces"),
+        Protocol::HttpProtobuf,
+        Duration::from_secs(5),
+    );
     let stats = exp.stats();
     exp.export(&make_spans(2)).unwrap();
     assert_eq!(collector.received().len(), 3);
-    assert_eq!((stats.retries(), stats.exported(), stats.failed()), (2, 2, 0));
+    assert_eq!(
+        (stats.retries(), stats.exported(), stats.failed()),
+        (2, 2, 0)
+    );
 }
 
 #[test]
 fn http_reply_slower_than_the_timeout_fails_at_the_timeout() {
     let collector =
         FakeHttpCollector::start(vec![HttpReply::status(200).delay(Duration::from_secs(5))]);
-    let mut exp = exporter(&collector.url("/v1/traces"), Protocol::HttpProtobuf, Duration::from_millis(500));
+    let mut exp = exporter(
+        &collector.url("/v1/traces"),
+        Protocol::HttpProtobuf,
+        Duration::from_millis(500),
+    );
     let stats = exp.stats();
     let t = Instant::now();
     let err = exp.export(&make_spans(3)).unwrap_err();
@@ -183,11 +217,18 @@ fn http_partial_success_is_counted_and_reported_once() {
     .encode_to_vec();
     let reply = HttpReply::status(200).body("application/x-protobuf", body);
     let collector = FakeHttpCollector::start(vec![reply.clone(), reply]);
-    let mut exp = exporter(&collector.url("/v1/traces"), Protocol::HttpProtobuf, Duration::from_secs(5));
+    let mut exp = exporter(
+        &collector.url("/v1/traces"),
+        Protocol::HttpProtobuf,
+        Duration::from_secs(5),
+    );
     let stats = exp.stats();
     exp.export(&make_spans(5)).unwrap();
     exp.export(&make_spans(5)).unwrap();
-    assert_eq!((stats.exported(), stats.rejected(), stats.failed()), (6, 4, 0));
+    assert_eq!(
+        (stats.exported(), stats.rejected(), stats.failed()),
+        (6, 4, 0)
+    );
     let reports = diags
         .lock()
         .unwrap()
@@ -203,7 +244,11 @@ fn http_json_sends_otlp_json_and_reads_a_json_partial_success() {
         "application/json",
         br#"{"partialSuccess":{"rejectedSpans":"1","errorMessage":"json-partial"}}"#.to_vec(),
     )]);
-    let mut exp = exporter(&collector.url("/v1/traces"), Protocol::HttpJson, Duration::from_secs(5));
+    let mut exp = exporter(
+        &collector.url("/v1/traces"),
+        Protocol::HttpJson,
+        Duration::from_secs(5),
+    );
     let stats = exp.stats();
     let spans = make_spans(2);
     exp.export(&spans).unwrap();
@@ -212,7 +257,10 @@ fn http_json_sends_otlp_json_and_reads_a_json_partial_success() {
     assert_eq!(got[0].header("content-type"), Some("application/json"));
     let text = String::from_utf8(got[0].body.clone()).unwrap();
     let trace_id = spans[0].span_context.trace_id().to_string();
-    assert!(text.contains(&format!("\"traceId\":\"{trace_id}\"")), "{text}");
+    assert!(
+        text.contains(&format!("\"traceId\":\"{trace_id}\"")),
+        "{text}"
+    );
     assert_eq!(span_count(&[decode_http(&got[0])]), 2);
 }
 
@@ -233,7 +281,10 @@ fn http_gzip_and_custom_headers_reach_the_collector() {
     assert!(got[0].gzipped);
     assert_eq!(got[0].header("api-key"), Some("s3cret"));
     assert_eq!(got[0].header("x-tenant"), Some("t1"));
-    assert_eq!(got[0].header("content-type"), Some("application/x-protobuf"));
+    assert_eq!(
+        got[0].header("content-type"),
+        Some("application/x-protobuf")
+    );
     assert_eq!(span_count(&[decode_http(&got[0])]), 4);
     // Secrets never show in Debug output.
     assert!(!format!("{exp:?}").contains("s3cret"));
@@ -249,22 +300,34 @@ fn grpc_unavailable_then_ok_is_retried() {
     let stats = exp.stats();
     exp.export(&make_spans(3)).unwrap();
     assert_eq!(collector.requests().len(), 3);
-    assert_eq!((stats.retries(), stats.exported(), stats.failed()), (2, 3, 0));
+    assert_eq!(
+        (stats.retries(), stats.exported(), stats.failed()),
+        (2, 3, 0)
+    );
 }
 
 #[test]
 fn grpc_resource_exhausted_is_retried_only_with_retry_info() {
     let collector = FakeGrpcCollector::start(vec![
         GrpcReply::Status(tonic::Code::ResourceExhausted, None),
-        GrpcReply::Status(tonic::Code::ResourceExhausted, Some(Duration::from_millis(300))),
+        GrpcReply::Status(
+            tonic::Code::ResourceExhausted,
+            Some(Duration::from_millis(300)),
+        ),
     ]);
     let mut exp = exporter(&collector.url(), Protocol::Grpc, Duration::from_secs(5));
     let stats = exp.stats();
-    assert!(exp.export(&make_spans(1)).is_err(), "no RetryInfo: fail fast");
+    assert!(
+        exp.export(&make_spans(1)).is_err(),
+        "no RetryInfo: fail fast"
+    );
     assert_eq!((collector.requests().len(), stats.retries()), (1, 0));
     let t = Instant::now();
     exp.export(&make_spans(1)).unwrap();
-    assert!(t.elapsed() >= Duration::from_millis(290), "RetryInfo delay honoured");
+    assert!(
+        t.elapsed() >= Duration::from_millis(290),
+        "RetryInfo delay honoured"
+    );
     assert_eq!((collector.requests().len(), stats.retries()), (3, 1));
     assert_eq!((stats.exported(), stats.failed()), (1, 1));
 }
@@ -325,8 +388,14 @@ fn grpc_gzip_and_metadata_reach_the_collector() {
     let reqs = collector.requests();
     assert_eq!(span_count(&reqs), 3);
     let md = &collector.metadata()[0];
-    assert_eq!(md.get("api-key").and_then(|v| v.to_str().ok()), Some("s3cret"));
-    assert_eq!(md.get("grpc-encoding").and_then(|v| v.to_str().ok()), Some("gzip"));
+    assert_eq!(
+        md.get("api-key").and_then(|v| v.to_str().ok()),
+        Some("s3cret")
+    );
+    assert_eq!(
+        md.get("grpc-encoding").and_then(|v| v.to_str().ok()),
+        Some("gzip")
+    );
     let span = &reqs[0].resource_spans[0].scope_spans[0].spans[0];
     assert_eq!(span.trace_id, spans[0].span_context.trace_id().to_bytes());
 }
@@ -361,7 +430,11 @@ fn export_from_inside_tokio(protocol: Protocol) {
     provider.shutdown().unwrap();
     let n = match protocol {
         Protocol::Grpc => span_count(&grpc.requests()),
-        _ => http.received().iter().map(|r| span_count(&[decode_http(r)])).sum(),
+        _ => http
+            .received()
+            .iter()
+            .map(|r| span_count(&[decode_http(r)]))
+            .sum(),
     };
     assert_eq!(n, 3);
 }
@@ -380,7 +453,8 @@ async fn works_inside_a_multi_thread_runtime() {
 
 #[test]
 fn batch_processor_delivers_through_the_exporter() {
-    let collector = FakeGrpcCollector::start(vec![GrpcReply::Status(tonic::Code::Unavailable, None)]);
+    let collector =
+        FakeGrpcCollector::start(vec![GrpcReply::Status(tonic::Code::Unavailable, None)]);
     let exp = exporter(&collector.url(), Protocol::Grpc, Duration::from_secs(5));
     let stats = exp.stats();
     let provider = TracerProvider::builder().with_batch_exporter(exp).build();
@@ -390,6 +464,12 @@ fn batch_processor_delivers_through_the_exporter() {
         s.end();
     }
     provider.shutdown().unwrap();
-    assert_eq!(span_count(&collector.requests()), 50 + span_count(&collector.requests()[..1]));
-    assert_eq!((stats.exported(), stats.failed(), stats.retries()), (50, 0, 1));
+    assert_eq!(
+        span_count(&collector.requests()),
+        50 + span_count(&collector.requests()[..1])
+    );
+    assert_eq!(
+        (stats.exported(), stats.failed(), stats.retries()),
+        (50, 0, 1)
+    );
 }

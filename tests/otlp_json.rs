@@ -1,8 +1,8 @@
 //! OTLP/JSON: the exact mapping the OTLP specification requires, and lossless round trips
 //! of the three export requests (every field and value type set) and their responses.
 
-use otlp_sdk::export::otlp::json::OtlpJson;
 use otlp_sdk::export::otlp::encode_spans;
+use otlp_sdk::export::otlp::json::OtlpJson;
 use otlp_sdk::proto::collector::logs::v1 as cl;
 use otlp_sdk::proto::collector::metrics::v1 as cm;
 use otlp_sdk::proto::collector::trace::v1 as ct;
@@ -29,7 +29,10 @@ fn kv(k: &str, v: V) -> pc::KeyValue {
 /// One attribute of every value type, nested arrays and maps included.
 fn every_value() -> Vec<pc::KeyValue> {
     vec![
-        kv("str", V::StringValue("héllo \"quoted\" \\ \n\t\u{1}".into())),
+        kv(
+            "str",
+            V::StringValue("héllo \"quoted\" \\ \n\t\u{1}".into()),
+        ),
         kv("bool", V::BoolValue(true)),
         kv("int", V::IntValue(i64::MIN)),
         kv("int.max", V::IntValue(i64::MAX)),
@@ -42,7 +45,9 @@ fn every_value() -> Vec<pc::KeyValue> {
                 values: vec![
                     av(V::IntValue(1)),
                     av(V::StringValue("two".into())),
-                    av(V::ArrayValue(pc::ArrayValue { values: vec![av(V::BoolValue(false))] })),
+                    av(V::ArrayValue(pc::ArrayValue {
+                        values: vec![av(V::BoolValue(false))],
+                    })),
                     pc::AnyValue { value: None },
                 ],
             }),
@@ -50,11 +55,18 @@ fn every_value() -> Vec<pc::KeyValue> {
         kv(
             "map",
             V::KvlistValue(pc::KeyValueList {
-                values: vec![kv("inner", V::DoubleValue(0.5)), kv("empty", V::StringValue(String::new()))],
+                values: vec![
+                    kv("inner", V::DoubleValue(0.5)),
+                    kv("empty", V::StringValue(String::new())),
+                ],
             }),
         ),
         kv("strindex", V::StringValueStrindex(7)),
-        pc::KeyValue { key: String::new(), value: None, key_strindex: 3 },
+        pc::KeyValue {
+            key: String::new(),
+            value: None,
+            key_strindex: 3,
+        },
     ]
 }
 
@@ -80,7 +92,9 @@ fn scope() -> pc::InstrumentationScope {
     }
 }
 
-const TRACE_ID: [u8; 16] = [0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03, 0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f, 0xc6, 0x0c];
+const TRACE_ID: [u8; 16] = [
+    0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03, 0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f, 0xc6, 0x0c,
+];
 const SPAN_ID: [u8; 8] = [0xee, 0xe1, 0x9b, 0x7e, 0xc3, 0xc1, 0xb1, 0x74];
 
 fn traces() -> ct::ExportTraceServiceRequest {
@@ -119,7 +133,10 @@ fn traces() -> ct::ExportTraceServiceRequest {
                         flags: 0x101,
                     }],
                     dropped_links_count: 8,
-                    status: Some(pt::Status { message: "boom".into(), code: 2 }),
+                    status: Some(pt::Status {
+                        message: "boom".into(),
+                        code: 2,
+                    }),
                 }],
             }],
         }],
@@ -161,69 +178,92 @@ fn metrics() -> cm::ExportMetricsServiceRequest {
                 scope: Some(scope()),
                 schema_url: "ss".into(),
                 metrics: vec![
-                    metric("gauge", Data::Gauge(pm::Gauge {
-                        data_points: vec![number(pm::number_data_point::Value::AsDouble(2.5))],
-                    })),
-                    metric("sum", Data::Sum(pm::Sum {
-                        data_points: vec![number(pm::number_data_point::Value::AsInt(i64::MAX))],
-                        aggregation_temporality: 2,
-                        is_monotonic: true,
-                    })),
-                    metric("hist", Data::Histogram(pm::Histogram {
-                        data_points: vec![pm::HistogramDataPoint {
-                            attributes: vec![],
-                            start_time_unix_nano: 1,
-                            time_unix_nano: 2,
-                            count: u64::MAX,
-                            sum: Some(0.0),
-                            bucket_counts: vec![1, 0, u64::MAX],
-                            explicit_bounds: vec![-1.5, 0.0, 1e10],
-                            exemplars: vec![],
-                            flags: 0,
-                            min: Some(-0.0),
-                            max: None,
-                        }],
-                        aggregation_temporality: 1,
-                    })),
-                    metric("exp", Data::ExponentialHistogram(pm::ExponentialHistogram {
-                        data_points: vec![pm::ExponentialHistogramDataPoint {
-                            attributes: vec![],
-                            start_time_unix_nano: 1,
-                            time_unix_nano: 2,
-                            count: 3,
-                            sum: Some(4.5),
-                            scale: -3,
-                            zero_count: 1,
-                            positive: Some(pm::exponential_histogram_data_point::Buckets {
-                                offset: -2,
-                                bucket_counts: vec![1, 2],
-                            }),
-                            negative: Some(Default::default()),
-                            flags: 0,
-                            exemplars: vec![pm::Exemplar {
-                                value: Some(pm::exemplar::Value::AsDouble(f64::NEG_INFINITY)),
-                                ..exemplar()
+                    metric(
+                        "gauge",
+                        Data::Gauge(pm::Gauge {
+                            data_points: vec![number(pm::number_data_point::Value::AsDouble(2.5))],
+                        }),
+                    ),
+                    metric(
+                        "sum",
+                        Data::Sum(pm::Sum {
+                            data_points: vec![number(pm::number_data_point::Value::AsInt(
+                                i64::MAX,
+                            ))],
+                            aggregation_temporality: 2,
+                            is_monotonic: true,
+                        }),
+                    ),
+                    metric(
+                        "hist",
+                        Data::Histogram(pm::Histogram {
+                            data_points: vec![pm::HistogramDataPoint {
+                                attributes: vec![],
+                                start_time_unix_nano: 1,
+                                time_unix_nano: 2,
+                                count: u64::MAX,
+                                sum: Some(0.0),
+                                bucket_counts: vec![1, 0, u64::MAX],
+                                explicit_bounds: vec![-1.5, 0.0, 1e10],
+                                exemplars: vec![],
+                                flags: 0,
+                                min: Some(-0.0),
+                                max: None,
                             }],
-                            min: Some(f64::MIN_POSITIVE),
-                            max: Some(f64::MAX),
-                            zero_threshold: 1e-9,
-                        }],
-                        aggregation_temporality: 2,
-                    })),
-                    metric("summary", Data::Summary(pm::Summary {
-                        data_points: vec![pm::SummaryDataPoint {
-                            attributes: vec![],
-                            start_time_unix_nano: 1,
-                            time_unix_nano: 2,
-                            count: 10,
-                            sum: 55.5,
-                            quantile_values: vec![
-                                pm::summary_data_point::ValueAtQuantile { quantile: 0.0, value: 1.0 },
-                                pm::summary_data_point::ValueAtQuantile { quantile: 0.99, value: 9.9 },
-                            ],
-                            flags: 1,
-                        }],
-                    })),
+                            aggregation_temporality: 1,
+                        }),
+                    ),
+                    metric(
+                        "exp",
+                        Data::ExponentialHistogram(pm::ExponentialHistogram {
+                            data_points: vec![pm::ExponentialHistogramDataPoint {
+                                attributes: vec![],
+                                start_time_unix_nano: 1,
+                                time_unix_nano: 2,
+                                count: 3,
+                                sum: Some(4.5),
+                                scale: -3,
+                                zero_count: 1,
+                                positive: Some(pm::exponential_histogram_data_point::Buckets {
+                                    offset: -2,
+                                    bucket_counts: vec![1, 2],
+                                }),
+                                negative: Some(Default::default()),
+                                flags: 0,
+                                exemplars: vec![pm::Exemplar {
+                                    value: Some(pm::exemplar::Value::AsDouble(f64::NEG_INFINITY)),
+                                    ..exemplar()
+                                }],
+                                min: Some(f64::MIN_POSITIVE),
+                                max: Some(f64::MAX),
+                                zero_threshold: 1e-9,
+                            }],
+                            aggregation_temporality: 2,
+                        }),
+                    ),
+                    metric(
+                        "summary",
+                        Data::Summary(pm::Summary {
+                            data_points: vec![pm::SummaryDataPoint {
+                                attributes: vec![],
+                                start_time_unix_nano: 1,
+                                time_unix_nano: 2,
+                                count: 10,
+                                sum: 55.5,
+                                quantile_values: vec![
+                                    pm::summary_data_point::ValueAtQuantile {
+                                        quantile: 0.0,
+                                        value: 1.0,
+                                    },
+                                    pm::summary_data_point::ValueAtQuantile {
+                                        quantile: 0.99,
+                                        value: 9.9,
+                                    },
+                                ],
+                                flags: 1,
+                            }],
+                        }),
+                    ),
                 ],
             }],
         }],
@@ -243,7 +283,9 @@ fn logs() -> cl::ExportLogsServiceRequest {
                     observed_time_unix_nano: 2,
                     severity_number: 17,
                     severity_text: "ERROR".into(),
-                    body: Some(av(V::KvlistValue(pc::KeyValueList { values: every_value() }))),
+                    body: Some(av(V::KvlistValue(pc::KeyValueList {
+                        values: every_value(),
+                    }))),
                     attributes: every_value(),
                     dropped_attributes_count: 3,
                     flags: 1,
@@ -284,19 +326,34 @@ fn logs_request_round_trips_losslessly() {
 #[test]
 fn responses_round_trip_and_decode_collector_forms() {
     let r = ct::ExportTraceServiceResponse {
-        partial_success: Some(ct::ExportTracePartialSuccess { rejected_spans: 3, error_message: "m".into() }),
+        partial_success: Some(ct::ExportTracePartialSuccess {
+            rejected_spans: 3,
+            error_message: "m".into(),
+        }),
     };
-    assert_eq!(round_trip(&r), json!({"partialSuccess": {"rejectedSpans": "3", "errorMessage": "m"}}));
+    assert_eq!(
+        round_trip(&r),
+        json!({"partialSuccess": {"rejectedSpans": "3", "errorMessage": "m"}})
+    );
     round_trip(&cm::ExportMetricsServiceResponse {
-        partial_success: Some(cm::ExportMetricsPartialSuccess { rejected_data_points: 1, error_message: String::new() }),
+        partial_success: Some(cm::ExportMetricsPartialSuccess {
+            rejected_data_points: 1,
+            error_message: String::new(),
+        }),
     });
     round_trip(&cl::ExportLogsServiceResponse {
-        partial_success: Some(cl::ExportLogsPartialSuccess { rejected_log_records: 2, error_message: "x".into() }),
+        partial_success: Some(cl::ExportLogsPartialSuccess {
+            rejected_log_records: 2,
+            error_message: "x".into(),
+        }),
     });
     // What collectors send: null, numbers for int64, nothing at all.
     let r = ct::ExportTraceServiceResponse::from_otlp_json(r#"{"partialSuccess":null}"#).unwrap();
     assert_eq!(r.partial_success, None);
-    let r = cl::ExportLogsServiceResponse::from_otlp_json(r#"{"partialSuccess":{"rejectedLogRecords":5}}"#).unwrap();
+    let r = cl::ExportLogsServiceResponse::from_otlp_json(
+        r#"{"partialSuccess":{"rejectedLogRecords":5}}"#,
+    )
+    .unwrap();
     assert_eq!(r.partial_success.unwrap().rejected_log_records, 5);
 }
 
@@ -339,15 +396,25 @@ fn the_mapping_follows_the_otlp_rules() {
     let mut empty = traces();
     empty.resource_spans[0].scope_spans[0].spans[0] = pt::Span::default();
     let j = round_trip(&empty);
-    assert_eq!(j["resourceSpans"][0]["scopeSpans"][0]["spans"][0], json!({}));
+    assert_eq!(
+        j["resourceSpans"][0]["scopeSpans"][0]["spans"][0],
+        json!({})
+    );
     // Exemplars and log records use hex ids too.
     let m = round_trip(&metrics());
-    let ex = &m["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["gauge"]["dataPoints"][0]["exemplars"][0];
+    let ex = &m["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["gauge"]["dataPoints"][0]
+        ["exemplars"][0];
     assert_eq!(ex["traceId"], "5b8efff798038103d269b633813fc60c");
     assert_eq!(ex["asInt"], "-3");
     let l = round_trip(&logs());
-    assert_eq!(l["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["spanId"], "eee19b7ec3c1b174");
-    assert_eq!(l["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["severityNumber"], 17);
+    assert_eq!(
+        l["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["spanId"],
+        "eee19b7ec3c1b174"
+    );
+    assert_eq!(
+        l["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["severityNumber"],
+        17
+    );
 }
 
 #[test]
@@ -361,14 +428,23 @@ fn decoding_is_lenient_where_the_spec_allows() {
     let s = &r.resource_spans[0].scope_spans[0].spans[0];
     assert_eq!(s.trace_id, TRACE_ID.to_vec());
     assert_eq!(s.start_time_unix_nano, 1_544_712_660_000_000_000);
-    assert_eq!(s.attributes[0].value.as_ref().unwrap().value, Some(V::IntValue(5)));
+    assert_eq!(
+        s.attributes[0].value.as_ref().unwrap().value,
+        Some(V::IntValue(5))
+    );
 }
 
 #[test]
 fn malformed_json_is_an_error_with_a_path() {
     for (text, needle) in [
-        (r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"xyz"}]}]}]}"#, "traceId"),
-        (r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"kind":"SERVER"}]}]}]}"#, "kind"),
+        (
+            r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"xyz"}]}]}]}"#,
+            "traceId",
+        ),
+        (
+            r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"kind":"SERVER"}]}]}]}"#,
+            "kind",
+        ),
         (r#"{"resourceSpans":{}}"#, "resourceSpans"),
         (r#"[1]"#, "object"),
         (r#"{"#, "OTLP/JSON"),
@@ -385,7 +461,9 @@ fn sdk_spans_encode_and_round_trip() {
     use otlp_sdk::trace::TracerProvider;
     use otlp_sdk::KeyValue;
     let mem = InMemorySpanExporter::default();
-    let provider = TracerProvider::builder().with_simple_exporter(mem.clone()).build();
+    let provider = TracerProvider::builder()
+        .with_simple_exporter(mem.clone())
+        .build();
     let tracer = provider.tracer("a");
     {
         let mut s = tracer.start_span("one");
@@ -400,7 +478,10 @@ fn sdk_spans_encode_and_round_trip() {
     provider.tracer("b").start_span("two").end();
     provider.shutdown().unwrap();
     let spans = mem.finished_spans();
-    let req = encode_spans(&Resource::from_attributes([KeyValue::new("service.name", "svc")]), &spans);
+    let req = encode_spans(
+        &Resource::from_attributes([KeyValue::new("service.name", "svc")]),
+        &spans,
+    );
     // One resource, one scope per tracer.
     assert_eq!(req.resource_spans.len(), 1);
     assert_eq!(req.resource_spans[0].scope_spans.len(), 2);
@@ -417,7 +498,9 @@ fn arb_any() -> impl Strategy<Value = pc::AnyValue> {
         proptest::arbitrary::any::<String>().prop_map(V::StringValue),
         proptest::arbitrary::any::<bool>().prop_map(V::BoolValue),
         proptest::arbitrary::any::<i64>().prop_map(V::IntValue),
-        proptest::arbitrary::any::<f64>().prop_filter("NaN != NaN", |f| !f.is_nan()).prop_map(V::DoubleValue),
+        proptest::arbitrary::any::<f64>()
+            .prop_filter("NaN != NaN", |f| !f.is_nan())
+            .prop_map(V::DoubleValue),
         proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..20).prop_map(V::BytesValue),
     ]
     .prop_map(av);
@@ -425,14 +508,19 @@ fn arb_any() -> impl Strategy<Value = pc::AnyValue> {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4)
                 .prop_map(|values| av(V::ArrayValue(pc::ArrayValue { values }))),
-            proptest::collection::vec((proptest::arbitrary::any::<String>(), inner), 0..4).prop_map(|kvs| {
-                av(V::KvlistValue(pc::KeyValueList {
-                    values: kvs
-                        .into_iter()
-                        .map(|(key, v)| pc::KeyValue { key, value: Some(v), key_strindex: 0 })
-                        .collect(),
-                }))
-            }),
+            proptest::collection::vec((proptest::arbitrary::any::<String>(), inner), 0..4)
+                .prop_map(|kvs| {
+                    av(V::KvlistValue(pc::KeyValueList {
+                        values: kvs
+                            .into_iter()
+                            .map(|(key, v)| pc::KeyValue {
+                                key,
+                                value: Some(v),
+                                key_strindex: 0,
+                            })
+                            .collect(),
+                    }))
+                }),
         ]
     })
 }

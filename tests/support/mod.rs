@@ -79,7 +79,14 @@ impl Rotel {
             let (grpc_port, http_port) = (free_port(), free_port());
             let mut child = Command::new(&agent)
                 .args(["start", "--exporter", "blackhole"])
-                .args(["--debug-log", "traces", "--debug-log", "metrics", "--debug-log", "logs"])
+                .args([
+                    "--debug-log",
+                    "traces",
+                    "--debug-log",
+                    "metrics",
+                    "--debug-log",
+                    "logs",
+                ])
                 .args(["--debug-log-verbosity", "detailed"])
                 .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc_port}")])
                 .args(["--otlp-http-endpoint", &format!("127.0.0.1:{http_port}")])
@@ -93,8 +100,14 @@ impl Rotel {
                 .unwrap_or_else(|e| panic!("cannot run ROTEL_AGENT={agent}: {e}"));
             let output = Arc::new(Mutex::new(String::new()));
             for pipe in [
-                child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-                child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+                child
+                    .stdout
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+                child
+                    .stderr
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
             ]
             .into_iter()
             .flatten()
@@ -199,7 +212,8 @@ impl HttpReply {
         self
     }
     pub fn body(mut self, content_type: &str, body: Vec<u8>) -> Self {
-        self.headers.push(("content-type".into(), content_type.into()));
+        self.headers
+            .push(("content-type".into(), content_type.into()));
         self.body = body;
         self
     }
@@ -342,7 +356,9 @@ async fn serve_http(mut sock: tokio::net::TcpStream, st: Arc<Mutex<HttpState>>) 
                 body,
                 gzipped,
             });
-            s.script.pop_front().unwrap_or_else(|| HttpReply::status(200))
+            s.script
+                .pop_front()
+                .unwrap_or_else(|| HttpReply::status(200))
         };
         if !reply.delay.is_zero() {
             tokio::time::sleep(reply.delay).await;

@@ -367,14 +367,17 @@ pub(crate) fn resolve(
 
     let mut headers = match vars.get("HEADERS") {
         None => Vec::new(),
-        Some((name, v)) => parse_headers(&v).map_err(|reason| {
-            ConfigError::redacted(ConfigErrorKind::Invalid, name, reason)
-        })?,
+        Some((name, v)) => parse_headers(&v)
+            .map_err(|reason| ConfigError::redacted(ConfigErrorKind::Invalid, name, reason))?,
     };
     for (k, v) in &opts.headers {
-        validate_header(k, v)
-            .map_err(|reason| ConfigError::redacted(ConfigErrorKind::Invalid, "with_headers", reason))?;
-        match headers.iter_mut().find(|(hk, _)| hk.eq_ignore_ascii_case(k)) {
+        validate_header(k, v).map_err(|reason| {
+            ConfigError::redacted(ConfigErrorKind::Invalid, "with_headers", reason)
+        })?;
+        match headers
+            .iter_mut()
+            .find(|(hk, _)| hk.eq_ignore_ascii_case(k))
+        {
             Some(slot) => slot.1 = v.clone(),
             None => headers.push((k.clone(), v.clone())),
         }
@@ -399,7 +402,11 @@ pub(crate) fn resolve(
         return Err(ConfigError::new(
             ConfigErrorKind::Invalid,
             "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
-            if tls.client_cert_pem.is_some() { "certificate without key" } else { "key without certificate" },
+            if tls.client_cert_pem.is_some() {
+                "certificate without key"
+            } else {
+                "key without certificate"
+            },
             "a client certificate and its key must be given together",
         ));
     }
@@ -440,7 +447,12 @@ fn resolve_endpoint(
         ("default".to_string(), base.to_string(), false)
     };
     let invalid = |reason: &str| {
-        ConfigError::new(ConfigErrorKind::Invalid, setting.clone(), raw.clone(), reason)
+        ConfigError::new(
+            ConfigErrorKind::Invalid,
+            setting.clone(),
+            raw.clone(),
+            reason,
+        )
     };
     let url = match parse_url(&raw) {
         Ok(u) => u,
@@ -516,7 +528,9 @@ fn parse_url(s: &str) -> Result<Url, UrlError> {
             _ => return Err(UrlError::BadPort),
         }
     }
-    Ok(Url { full: s.to_string() })
+    Ok(Url {
+        full: s.to_string(),
+    })
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -559,13 +573,17 @@ pub(crate) fn parse_headers(raw: &str) -> Result<Vec<(String, String)>, String> 
 fn validate_header(key: &str, value: &str) -> Result<(), String> {
     let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if key.is_empty() || !key.chars().all(token) {
-        return Err(format!("header name {key:?} is not a valid HTTP header name"));
+        return Err(format!(
+            "header name {key:?} is not a valid HTTP header name"
+        ));
     }
     if !value
         .bytes()
         .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
     {
-        return Err(format!("the value of header {key:?} has characters not allowed in HTTP"));
+        return Err(format!(
+            "the value of header {key:?} has characters not allowed in HTTP"
+        ));
     }
     Ok(())
 }
@@ -612,10 +630,16 @@ mod tests {
     fn urls() {
         assert!(parse_url("http://localhost:4318").is_ok());
         assert!(parse_url("https://[::1]:4317/x").is_ok());
-        assert!(matches!(parse_url("localhost:4317"), Err(UrlError::NoScheme)));
+        assert!(matches!(
+            parse_url("localhost:4317"),
+            Err(UrlError::NoScheme)
+        ));
         assert!(matches!(parse_url("ftp://x"), Err(UrlError::BadScheme)));
         assert!(matches!(parse_url("http://:80"), Err(UrlError::NoHost)));
-        assert!(matches!(parse_url("http://h:99999"), Err(UrlError::BadPort)));
+        assert!(matches!(
+            parse_url("http://h:99999"),
+            Err(UrlError::BadPort)
+        ));
         assert!(matches!(parse_url("http://h :1"), Err(UrlError::BadChar)));
     }
 

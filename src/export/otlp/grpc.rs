@@ -64,7 +64,8 @@ impl GrpcSender {
                     format!("header {k:?} is not valid gRPC metadata"),
                 )
             };
-            let key = MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes()).map_err(|_| bad())?;
+            let key =
+                MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes()).map_err(|_| bad())?;
             let value = MetadataValue::try_from(v.as_str()).map_err(|_| bad())?;
             metadata.insert(key, value);
         }

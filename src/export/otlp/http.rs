@@ -4,7 +4,9 @@
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER,
+};
 
 use super::config::{Compression, OtlpConfig, Protocol};
 use super::retry::{http_verdict, parse_retry_after, rpc, Verdict};
@@ -21,7 +23,12 @@ pub(crate) struct HttpSender {
 impl HttpSender {
     pub(crate) fn new(config: &OtlpConfig) -> Result<Self, ConfigError> {
         let tls_err = |setting: &'static str, e: reqwest::Error| {
-            ConfigError::new(ConfigErrorKind::Invalid, setting, "<PEM file>", e.to_string())
+            ConfigError::new(
+                ConfigErrorKind::Invalid,
+                setting,
+                "<PEM file>",
+                e.to_string(),
+            )
         };
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()

@@ -170,7 +170,9 @@ impl Codec<String> for Str {
         write_str(v, out)
     }
     fn read(v: &Json) -> Result<String, JsonError> {
-        v.as_str().map(str::to_owned).ok_or_else(|| type_err("a string", v))
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| type_err("a string", v))
     }
 }
 
@@ -235,7 +237,11 @@ fn write_f64(v: f64, out: &mut String) {
     if v.is_nan() {
         out.push_str("\"NaN\"");
     } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" });
+        out.push_str(if v > 0.0 {
+            "\"Infinity\""
+        } else {
+            "\"-Infinity\""
+        });
     } else {
         // `Debug` prints the shortest representation that reads back to the same value,
         // in a form JSON accepts (`1.0`, `1e-7`, `-0.0`).
@@ -322,7 +328,11 @@ impl Codec<Vec<u8>> for B64 {
         out.push('"');
         for chunk in v.chunks(3) {
             let n = chunk.len();
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let w = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
             for i in 0..4 {
                 if i <= n {
@@ -769,7 +779,10 @@ mod tests {
         assert_eq!(enc::<I64, _>(&-5i64), "\"-5\"");
         assert_eq!(<U64 as Codec<u64>>::read(&Json::from(7)).unwrap(), 7);
         assert!(<U32 as Codec<u32>>::read(&Json::from(-1)).is_err());
-        assert_eq!(enc::<Str, _>(&"a\"\\\n\u{1}é".to_string()), r#""a\"\\\n\u0001é""#);
+        assert_eq!(
+            enc::<Str, _>(&"a\"\\\n\u{1}é".to_string()),
+            r#""a\"\\\n\u0001é""#
+        );
         assert_eq!(enc::<F64, _>(&f64::NAN), "\"NaN\"");
         assert_eq!(enc::<F64, _>(&1.0), "1.0");
         assert_eq!(enc::<F64, _>(&1e-7), "1e-7");
@@ -777,7 +790,13 @@ mod tests {
 
     #[test]
     fn base64_and_hex() {
-        for v in [vec![], vec![0u8], vec![1, 2], vec![255, 254, 253], (0..=255).collect()] {
+        for v in [
+            vec![],
+            vec![0u8],
+            vec![1, 2],
+            vec![255, 254, 253],
+            (0..=255).collect(),
+        ] {
             let s = enc::<B64, _>(&v);
             let j: Json = serde_json::from_str(&s).unwrap();
             assert_eq!(<B64 as Codec<Vec<u8>>>::read(&j).unwrap(), v);

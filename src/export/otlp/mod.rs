@@ -56,7 +56,9 @@ mod grpc;
 mod http;
 
 #[allow(unused_imports)]
-pub(crate) use encode::{any_value, group_by_scope, key_values, resource, resource_schema_url, scope};
+pub(crate) use encode::{
+    any_value, group_by_scope, key_values, resource, resource_schema_url, scope,
+};
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -192,7 +194,10 @@ fn check_pem(config: &OtlpConfig) -> Result<(), ConfigError> {
             .map_err(|e| bad("OTEL_EXPORTER_OTLP_CERTIFICATE", &e.to_string()))?
             .len();
         if n == 0 {
-            return Err(bad("OTEL_EXPORTER_OTLP_CERTIFICATE", "no certificate in the file"));
+            return Err(bad(
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                "no certificate in the file",
+            ));
         }
     }
     if let Some(c) = &config.tls.client_cert_pem {
@@ -210,7 +215,12 @@ fn check_pem(config: &OtlpConfig) -> Result<(), ConfigError> {
     if let Some(k) = &config.tls.client_key_pem {
         match rustls_pemfile::private_key(&mut k.as_slice()) {
             Ok(Some(_)) => {}
-            Ok(None) => return Err(bad("OTEL_EXPORTER_OTLP_CLIENT_KEY", "no private key in the file")),
+            Ok(None) => {
+                return Err(bad(
+                    "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+                    "no private key in the file",
+                ))
+            }
             Err(e) => return Err(bad("OTEL_EXPORTER_OTLP_CLIENT_KEY", &e.to_string())),
         }
     }

@@ -58,6 +58,7 @@ pub(crate) enum Verdict {
 }
 
 /// gRPC status codes (numbers as in `google.rpc.Code`).
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
 pub(crate) mod code {
     pub(crate) const CANCELLED: i32 = 1;
     pub(crate) const DEADLINE_EXCEEDED: i32 = 4;
@@ -70,6 +71,7 @@ pub(crate) mod code {
 
 /// A gRPC status: `RESOURCE_EXHAUSTED` is retryable only when the server sent `RetryInfo`
 /// (it then means "throttled"; without it, "this will never fit").
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
 pub(crate) fn grpc_verdict(status: i32, retry_info: Option<Duration>) -> Verdict {
     use code::*;
     match status {
@@ -82,6 +84,7 @@ pub(crate) fn grpc_verdict(status: i32, retry_info: Option<Duration>) -> Verdict
 }
 
 /// An HTTP status (not 2xx): 429, 502, 503 and 504 are retryable.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub(crate) fn http_verdict(status: u16, retry_after: Option<Duration>) -> Verdict {
     match status {
         429 | 502 | 503 | 504 => Verdict::Retry(retry_after),
@@ -162,7 +165,10 @@ pub(crate) mod rpc {
             .find(|a| a.type_url.ends_with("google.rpc.RetryInfo"))?;
         let info = RetryInfo::decode(info.value.as_slice()).ok()?;
         let d = info.retry_delay.unwrap_or_default();
-        Some(Duration::from_secs(d.seconds.max(0) as u64) + Duration::from_nanos(d.nanos.max(0) as u64))
+        Some(
+            Duration::from_secs(d.seconds.max(0) as u64)
+                + Duration::from_nanos(d.nanos.max(0) as u64),
+        )
     }
 
     /// Encodes a status with a `RetryInfo` of `delay`.

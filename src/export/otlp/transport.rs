@@ -52,9 +52,9 @@ impl OtlpRequest for cm::ExportMetricsServiceRequest {
     type Response = cm::ExportMetricsServiceResponse;
     const SIGNAL: Signal = Signal::Metrics;
     fn partial_success(resp: &Self::Response) -> (i64, &str) {
-        resp.partial_success
-            .as_ref()
-            .map_or((0, ""), |p| (p.rejected_data_points, p.error_message.as_str()))
+        resp.partial_success.as_ref().map_or((0, ""), |p| {
+            (p.rejected_data_points, p.error_message.as_str())
+        })
     }
 }
 
@@ -62,9 +62,9 @@ impl OtlpRequest for cl::ExportLogsServiceRequest {
     type Response = cl::ExportLogsServiceResponse;
     const SIGNAL: Signal = Signal::Logs;
     fn partial_success(resp: &Self::Response) -> (i64, &str) {
-        resp.partial_success
-            .as_ref()
-            .map_or((0, ""), |p| (p.rejected_log_records, p.error_message.as_str()))
+        resp.partial_success.as_ref().map_or((0, ""), |p| {
+            (p.rejected_log_records, p.error_message.as_str())
+        })
     }
 }
 
@@ -271,7 +271,9 @@ impl OtlpClient {
             return Ok(0);
         }
         let decoded = match self.protocol {
-            Protocol::HttpJson => R::Response::from_otlp_json_slice(resp).map_err(|e| e.to_string()),
+            Protocol::HttpJson => {
+                R::Response::from_otlp_json_slice(resp).map_err(|e| e.to_string())
+            }
             _ => R::Response::decode(resp).map_err(|e| e.to_string()),
         };
         let resp = match decoded {
@@ -286,8 +288,10 @@ impl OtlpClient {
             }
         };
         let (rejected, message) = R::partial_success(&resp);
-        if rejected > 0 || !message.is_empty() {
-            if !self.stats.0.partial_reported.swap(true, Ordering::Relaxed) {
+        if (rejected > 0 || !message.is_empty())
+            && !self.stats.0.partial_reported.swap(true, Ordering::Relaxed)
+        {
+            {
                 diagnostics::report(&format!(
                     "OTLP {} exporter: the collector rejected {rejected} {} (partial success): {message} (reported once; see the exporter's stats for totals)",
                     self.signal.env_name().to_lowercase(),
@@ -413,7 +417,9 @@ async fn send_with_retry(
             Verdict::Retry(d) => d,
         };
         if retry >= policy.max_retries {
-            return Err(SdkError::failed(format!("{msg} (gave up after {retry} retries)")));
+            return Err(SdkError::failed(format!(
+                "{msg} (gave up after {retry} retries)"
+            )));
         }
         let delay = server_delay.unwrap_or_else(|| policy.backoff(retry, rng.random::<f64>()));
         if Instant::now() + delay >= deadline {

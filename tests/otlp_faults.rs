@@ -473,3 +473,83 @@ fn batch_processor_delivers_through_the_exporter() {
         (50, 0, 1)
     );
 }
+
+#[test]
+fn grpc_over_tls_with_a_custom_ca() {
+    let collector = FakeGrpcCollector::start_with(vec![], Some(server_tls(false)));
+    let mut exp = OtlpSpanExporter::builder()
+        .with_endpoint(collector.tls_url())
+        .with_protocol(Protocol::Grpc)
+        .with_tls_ca_file(cert_path("ca.pem"))
+        .build()
+        .unwrap();
+    exp.export(&make_spans(2)).expect("TLS export");
+    assert_eq!(span_count(&collector.requests()), 2);
+}
+
+#[test]
+fn grpc_mutual_tls_with_a_client_certificate() {
+    let collector = FakeGrpcCollector::start_with(vec![], Some(server_tls(true)));
+    let mut exp = OtlpSpanExporter::builder()
+        .with_endpoint(collector.tls_url())
+        .with_protocol(Protocol::Grpc)
+        .with_tls_ca_file(cert_path("ca.pem"))
+        .with_tls_client_cert(cert_path("client.pem"), cert_path("client.key"))
+        .build()
+        .unwrap();
+    exp.export(&make_spans(3)).expect("mTLS export");
+    assert_eq!(span_count(&collector.requests()), 3);
+    // Without the client certificate the server refuses the connection.
+    let mut anonymous = OtlpSpanExporter::builder()
+        .with_endpoint(collector.tls_url())
+        .with_protocol(Protocol::Grpc)
+        .with_tls_ca_file(cert_path("ca.pem"))
+        .with_timeout(Duration::from_secs(2))
+        .with_retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    assert!(anonymous.export(&make_spans(1)).is_err());
+    assert_eq!(span_count(&collector.requests()), 3);
+}
+
+#[test]
+fn tls_verification_is_always_on() {
+    // The server's certificate is signed by a CA the exporter was not told about.
+    let collector = FakeGrpcCollector::start_with(vec![], Some(server_tls(false)));
+    let mut exp = OtlpSpanExporter::builder()
+        .with_endpoint(collector.tls_url())
+        .with_protocol(Protocol::Grpc)
+        .with_timeout(Duration::from_secs(2))
+        .with_retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let stats = exp.stats();
+    assert!(exp.export(&make_spans(1)).is_err());
+    assert!(collector.requests().is_empty());
+    assert_eq!(stats.failed(), 1);
+}
+
+#[test]
+fn https_with_a_custom_ca_and_client_certificate() {
+    let collector = FakeHttpCollector::start_tls(vec![], true);
+    let mut exp = OtlpSpanExporter::builder()
+        .with_endpoint(collector.tls_url("/v1/traces"))
+        .with_protocol(Protocol::HttpProtobuf)
+        .with_tls_ca_file(cert_path("ca.pem"))
+        .with_tls_client_cert(cert_path("client.pem"), cert_path("client.key"))
+        .build()
+        .unwrap();
+    exp.export(&make_spans(2)).expect("mTLS export over HTTPS");
+    assert_eq!(collector.received().len(), 1);
+    // An unknown server CA is refused: verification cannot be turned off.
+    let mut unverified = OtlpSpanExporter::builder()
+        .with_endpoint(collector.tls_url("/v1/traces"))
+        .with_protocol(Protocol::HttpProtobuf)
+        .with_tls_client_cert(cert_path("client.pem"), cert_path("client.key"))
+        .with_timeout(Duration::from_secs(2))
+        .with_retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    assert!(unverified.export(&make_spans(1)).is_err());
+    assert_eq!(collector.received().len(), 1);
+}

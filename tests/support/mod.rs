@@ -262,6 +262,20 @@ impl FakeHttpCollector {
 
     /// Listens on `port` (0: any free port).
     pub fn start_on(port: u16, script: Vec<HttpReply>) -> Self {
+        Self::start_with(port, script, None)
+    }
+
+    /// Serves HTTPS with the test server certificate (see [`server_tls`]);
+    /// `require_client_cert` demands a client certificate from the test CA.
+    pub fn start_tls(script: Vec<HttpReply>, require_client_cert: bool) -> Self {
+        Self::start_with(0, script, Some(rustls_server_config(require_client_cert)))
+    }
+
+    fn start_with(
+        port: u16,
+        script: Vec<HttpReply>,
+        tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    ) -> Self {
         let state = Arc::new(Mutex::new(HttpState {
             script: script.into(),
             received: Vec::new(),
@@ -277,7 +291,19 @@ impl FakeHttpCollector {
                     return;
                 };
                 let st = st.clone();
-                tokio::spawn(serve_http(sock, st));
+                match &tls {
+                    None => {
+                        tokio::spawn(serve_http(sock, st));
+                    }
+                    Some(cfg) => {
+                        let acceptor = tokio_rustls::TlsAcceptor::from(cfg.clone());
+                        tokio::spawn(async move {
+                            if let Ok(tls_sock) = acceptor.accept(sock).await {
+                                serve_http(tls_sock, st).await;
+                            }
+                        });
+                    }
+                }
             }
         });
         FakeHttpCollector {
@@ -292,12 +318,20 @@ impl FakeHttpCollector {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// `https://localhost:<port><path>` (the test server certificate's name).
+    pub fn tls_url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.port)
+    }
+
     pub fn received(&self) -> Vec<HttpRequest> {
         self.state.lock().unwrap().received.clone()
     }
 }
 
-async fn serve_http(mut sock: tokio::net::TcpStream, st: Arc<Mutex<HttpState>>) {
+async fn serve_http<S>(mut sock: S, st: Arc<Mutex<HttpState>>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let mut buf = Vec::new();
     loop {
         // Read the head.
@@ -492,6 +526,11 @@ pub struct FakeGrpcCollector {
 
 impl FakeGrpcCollector {
     pub fn start(script: Vec<GrpcReply>) -> Self {
+        Self::start_with(script, None)
+    }
+
+    /// Serves over TLS with `tls` (`None`: plain text).
+    pub fn start_with(script: Vec<GrpcReply>, tls: Option<tonic::transport::ServerTlsConfig>) -> Self {
         let state = Arc::new(Mutex::new(GrpcState {
             script: script.into(),
             received: Vec::new(),
@@ -503,7 +542,11 @@ impl FakeGrpcCollector {
             .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
         rt.spawn(async move {
             let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let _ = tonic::transport::Server::builder()
+            let mut server = tonic::transport::Server::builder();
+            if let Some(tls) = tls {
+                server = server.tls_config(tls).expect("server TLS config");
+            }
+            let _ = server
                 .add_service(svc)
                 .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
                 .await;
@@ -517,6 +560,11 @@ impl FakeGrpcCollector {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `https://localhost:<port>` (the test server certificate's name).
+    pub fn tls_url(&self) -> String {
+        format!("https://localhost:{}", self.port)
     }
 
     /// The requests received.
@@ -605,4 +653,51 @@ pub fn make_spans(n: usize) -> Vec<SpanData> {
     }
     let _ = provider.shutdown();
     exporter.finished_spans()
+}
+
+/// A file of the test PKI in `tests/support/certs` (CA, server and client certificates).
+pub fn cert_path(name: &str) -> String {
+    format!("{}/tests/support/certs/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Server TLS with the test server certificate; with `require_client_cert`, clients must
+/// present a certificate signed by the test CA (mTLS).
+pub fn server_tls(require_client_cert: bool) -> tonic::transport::ServerTlsConfig {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+    let read = |n: &str| std::fs::read(cert_path(n)).expect("test certificate");
+    let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(read("server.pem"), read("server.key")));
+    if require_client_cert {
+        tls = tls.client_ca_root(Certificate::from_pem(read("ca.pem")));
+    }
+    tls
+}
+
+/// A rustls server configuration with the test server certificate.
+fn rustls_server_config(require_client_cert: bool) -> Arc<tokio_rustls::rustls::ServerConfig> {
+    use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer, server::WebPkiClientVerifier};
+    let read = |n: &str| std::fs::read(cert_path(n)).expect("test certificate");
+    let certs = rustls_pemfile::certs(&mut read("server.pem").as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut read("server.key").as_slice())
+        .unwrap()
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let builder = if require_client_cert {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls_pemfile::certs(&mut read("ca.pem").as_slice()) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        builder.with_client_cert_verifier(
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .unwrap(),
+        )
+    } else {
+        builder.with_no_client_auth()
+    };
+    Arc::new(builder.with_single_cert(certs, key).unwrap())
 }

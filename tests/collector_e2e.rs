@@ -177,3 +177,80 @@ fn batch_pipeline_delivers_to_rotel() {
         Duration::from_secs(10),
     );
 }
+
+/// The shared client carries metrics and logs requests too (what the metric and log
+/// exporters build on): rotel receives them over every protocol.
+#[test]
+fn generic_client_delivers_metrics_and_logs_requests() {
+    use otlp_sdk::export::otlp::{OtlpExporterBuilder, Signal};
+    use otlp_sdk::proto::collector::logs::v1::ExportLogsServiceRequest;
+    use otlp_sdk::proto::collector::metrics::v1::ExportMetricsServiceRequest;
+    use otlp_sdk::proto::common::v1::{any_value::Value as V, AnyValue};
+    use otlp_sdk::proto::logs::v1 as pl;
+    use otlp_sdk::proto::metrics::v1 as pm;
+
+    let Some(rotel) = Rotel::start() else { return };
+    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf, Protocol::HttpJson] {
+        let tag = unique(&protocol.as_str().replace('/', "-"));
+        let base = |path: &str| match protocol {
+            Protocol::Grpc => rotel.grpc_endpoint(),
+            _ => format!("{}{path}", rotel.http_endpoint()),
+        };
+        let metric = ExportMetricsServiceRequest {
+            resource_metrics: vec![pm::ResourceMetrics {
+                scope_metrics: vec![pm::ScopeMetrics {
+                    metrics: vec![pm::Metric {
+                        name: format!("{tag}-gauge"),
+                        data: Some(pm::metric::Data::Gauge(pm::Gauge {
+                            data_points: vec![pm::NumberDataPoint {
+                                time_unix_nano: 1_700_000_000_000_000_000,
+                                value: Some(pm::number_data_point::Value::AsDouble(42.5)),
+                                ..Default::default()
+                            }],
+                        })),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let client = OtlpExporterBuilder::<()>::default()
+            .with_endpoint(base("/v1/metrics"))
+            .with_protocol(protocol)
+            .build_client(Signal::Metrics)
+            .unwrap();
+        client
+            .export(&metric, 1)
+            .unwrap_or_else(|e| panic!("{tag} metrics: {e}"));
+        let log = ExportLogsServiceRequest {
+            resource_logs: vec![pl::ResourceLogs {
+                scope_logs: vec![pl::ScopeLogs {
+                    log_records: vec![pl::LogRecord {
+                        time_unix_nano: 1_700_000_000_000_000_000,
+                        severity_number: 9,
+                        body: Some(AnyValue {
+                            value: Some(V::StringValue(format!("{tag}-log"))),
+                        }),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let client = OtlpExporterBuilder::<()>::default()
+            .with_endpoint(base("/v1/logs"))
+            .with_protocol(protocol)
+            .build_client(Signal::Logs)
+            .unwrap();
+        client
+            .export(&log, 1)
+            .unwrap_or_else(|e| panic!("{tag} logs: {e}"));
+        assert_eq!(client.stats().exported(), 1);
+        rotel.wait_for(
+            |o| o.contains(&format!("{tag}-gauge")) && o.contains(&format!("{tag}-log")),
+            Duration::from_secs(10),
+        );
+    }
+}

@@ -530,7 +530,10 @@ impl FakeGrpcCollector {
     }
 
     /// Serves over TLS with `tls` (`None`: plain text).
-    pub fn start_with(script: Vec<GrpcReply>, tls: Option<tonic::transport::ServerTlsConfig>) -> Self {
+    pub fn start_with(
+        script: Vec<GrpcReply>,
+        tls: Option<tonic::transport::ServerTlsConfig>,
+    ) -> Self {
         let state = Arc::new(Mutex::new(GrpcState {
             script: script.into(),
             received: Vec::new(),
@@ -665,7 +668,8 @@ pub fn cert_path(name: &str) -> String {
 pub fn server_tls(require_client_cert: bool) -> tonic::transport::ServerTlsConfig {
     use tonic::transport::{Certificate, Identity, ServerTlsConfig};
     let read = |n: &str| std::fs::read(cert_path(n)).expect("test certificate");
-    let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(read("server.pem"), read("server.key")));
+    let mut tls =
+        ServerTlsConfig::new().identity(Identity::from_pem(read("server.pem"), read("server.key")));
     if require_client_cert {
         tls = tls.client_ca_root(Certificate::from_pem(read("ca.pem")));
     }
@@ -679,9 +683,10 @@ fn rustls_server_config(require_client_cert: bool) -> Arc<tokio_rustls::rustls::
     let certs = rustls_pemfile::certs(&mut read("server.pem").as_slice())
         .collect::<Result<Vec<_>, _>>()
         .unwrap();
-    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut read("server.key").as_slice())
-        .unwrap()
-        .unwrap();
+    let key: PrivateKeyDer<'static> =
+        rustls_pemfile::private_key(&mut read("server.key").as_slice())
+            .unwrap()
+            .unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()

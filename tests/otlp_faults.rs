@@ -291,6 +291,27 @@ fn http_gzip_and_custom_headers_reach_the_collector() {
 }
 
 #[test]
+fn grpc_connection_refused_then_up_is_retried_and_delivered() {
+    let port = free_port();
+    let mut exp = exporter(
+        &format!("http://127.0.0.1:{port}"),
+        Protocol::Grpc,
+        Duration::from_secs(10),
+    );
+    let stats = exp.stats();
+    let server = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        FakeGrpcCollector::start_on(port, vec![], None)
+    });
+    exp.export(&make_spans(3))
+        .expect("delivered once the collector is up");
+    let collector = server.join().unwrap();
+    assert_eq!(span_count(&collector.requests()), 3);
+    assert!(stats.retries() >= 1, "{stats:?}");
+    assert_eq!((stats.exported(), stats.failed()), (3, 0));
+}
+
+#[test]
 fn grpc_unavailable_then_ok_is_retried() {
     let collector = FakeGrpcCollector::start(vec![
         GrpcReply::Status(tonic::Code::Unavailable, None),

@@ -534,12 +534,21 @@ impl FakeGrpcCollector {
         script: Vec<GrpcReply>,
         tls: Option<tonic::transport::ServerTlsConfig>,
     ) -> Self {
+        Self::start_on(0, script, tls)
+    }
+
+    /// Listens on `port` (0: any free port).
+    pub fn start_on(
+        port: u16,
+        script: Vec<GrpcReply>,
+        tls: Option<tonic::transport::ServerTlsConfig>,
+    ) -> Self {
         let state = Arc::new(Mutex::new(GrpcState {
             script: script.into(),
             received: Vec::new(),
         }));
         let rt = RuntimeThread::new();
-        let listener = std_listener(0);
+        let listener = std_listener(port);
         let port = listener.local_addr().unwrap().port();
         let svc = TraceServiceServer::new(FakeTraceService(state.clone()))
             .accept_compressed(tonic::codec::CompressionEncoding::Gzip);

@@ -573,9 +573,8 @@ pub(crate) fn parse_headers(raw: &str) -> Result<Vec<(String, String)>, String> 
 fn validate_header(key: &str, value: &str) -> Result<(), String> {
     let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if key.is_empty() || !key.chars().all(token) {
-        return Err(format!(
-            "header name {key:?} is not a valid HTTP header name"
-        ));
+        // The name is not shown: a malformed entry may hold a secret.
+        return Err("a header name is empty or not a valid HTTP header name".to_string());
     }
     if !value
         .bytes()

@@ -174,16 +174,14 @@ impl<E> OtlpExporterBuilder<E> {
     /// signal's exporter.
     #[cfg(any(feature = "grpc", feature = "http"))]
     pub fn build_client(&self, signal: Signal) -> Result<OtlpClient, ConfigError> {
-        let config = self.resolve(signal)?;
-        check_pem(&config)?;
-        OtlpClient::new(config)
+        OtlpClient::new(self.resolve(signal)?)
     }
 }
 
 /// Checks that the TLS files hold what they should, so that a bad file is a build error and
 /// not a failure at the first export.
 #[cfg(any(feature = "grpc", feature = "http"))]
-fn check_pem(config: &OtlpConfig) -> Result<(), ConfigError> {
+pub(crate) fn check_pem(config: &OtlpConfig) -> Result<(), ConfigError> {
     use crate::error::ConfigErrorKind;
     let bad = |setting: &'static str, reason: &str| {
         ConfigError::new(ConfigErrorKind::Invalid, setting, "<PEM file>", reason)

@@ -156,6 +156,7 @@ impl fmt::Debug for OtlpClient {
 impl OtlpClient {
     /// Starts the export thread and builds the transport for `config` on it.
     pub fn new(config: OtlpConfig) -> Result<Self, ConfigError> {
+        super::check_pem(&config)?;
         let (jobs_tx, jobs_rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
         let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<(), ConfigError>>(1);
         let stats = ExportStats::default();

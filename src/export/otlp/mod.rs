@@ -18,21 +18,60 @@
 //! # }
 //! ```
 //!
-//! Settings not given to the builder come from the specification's environment variables
-//! (`OTEL_EXPORTER_OTLP_ENDPOINT`, `_PROTOCOL`, `_HEADERS`, `_TIMEOUT`, `_COMPRESSION`,
-//! `_CERTIFICATE`, `_CLIENT_KEY`, `_CLIENT_CERTIFICATE`, `_INSECURE`, each also per signal,
-//! as `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`), then from the defaults: `http/protobuf`,
-//! `http://localhost:4318` (`4317` for gRPC), 10 s. A builder endpoint and a per-signal
-//! endpoint variable are used as they are; the general `OTEL_EXPORTER_OTLP_ENDPOINT` is a
-//! base to which HTTP exporters append `/v1/traces`, `/v1/metrics` or `/v1/logs`.
+//! ## Settings
+//! Settings not given to the builder come from the specification's environment variables,
+//! the signal's variable (`OTEL_EXPORTER_OTLP_TRACES_*`, `_METRICS_*`, `_LOGS_*`) winning
+//! over the general one (`OTEL_EXPORTER_OTLP_*`), then from the defaults:
 //!
+//! | Variable suffix | Builder | Default | Values |
+//! |---|---|---|---|
+//! | `ENDPOINT` | `with_endpoint` | `http://localhost:4318` (`:4317` for gRPC) | URL; gRPC also `host:port` |
+//! | `PROTOCOL` | `with_protocol` | `http/protobuf` | `grpc`, `http/protobuf`, `http/json` |
+//! | `HEADERS` | `with_headers` | none | `k1=v1,k2=v2`, values percent-decoded |
+//! | `TIMEOUT` | `with_timeout` | `10000` (10 s) | milliseconds, > 0 |
+//! | `COMPRESSION` | `with_compression` | `none` | `gzip`, `none` |
+//! | `CERTIFICATE` | `with_tls_ca_file` | system roots | PEM file of CA certificates |
+//! | `CLIENT_CERTIFICATE`, `CLIENT_KEY` | `with_tls_client_cert` | none | PEM files (mTLS) |
+//! | `INSECURE` | `with_insecure` | `false` | gRPC `host:port` endpoints: plain text if `true` |
+//!
+//! A builder endpoint and a per-signal endpoint variable are used as they are; the general
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is a base to which HTTP exporters append `/v1/traces`,
+//! `/v1/metrics` or `/v1/logs`. A bad value is a [`ConfigError`] naming the variable and
+//! the value (header values are never shown). TLS certificate verification is always on.
+//!
+//! ## Delivery
 //! Exporters need no async runtime: each owns a thread with a small tokio runtime, and can
-//! be called from anywhere, including from inside a tokio runtime.
+//! be called from anywhere, including from inside a tokio runtime. Failed exports are
+//! retried as the specification says (gRPC `UNAVAILABLE`, `CANCELLED`, `DEADLINE_EXCEEDED`,
+//! `ABORTED`, `OUT_OF_RANGE`, `DATA_LOSS`, and `RESOURCE_EXHAUSTED` with `RetryInfo`; HTTP
+//! 429, 502, 503, 504 and connection errors), with exponential backoff and jitter, honouring
+//! `Retry-After` and `RetryInfo`, always within the export timeout ([`RetryPolicy`]).
+//! Partial successes are counted ([`ExportStats`]) and reported once through
+//! [`diagnostics`](crate::diagnostics).
 //!
 //! ## For signal exporters
-//! A signal's exporter is a thin adapter: resolve settings with
-//! [`OtlpExporterBuilder::build_client`] for its [`Signal`], encode its items into the
-//! signal's request message and call [`OtlpClient::export`].
+//! A signal's exporter is a thin adapter: [`OtlpExporterBuilder::build_client`] resolves the
+//! settings for its [`Signal`] and starts an [`OtlpClient`]; the exporter encodes its items
+//! into the signal's request message and calls [`OtlpClient::export`]:
+//!
+//! ```text
+//! pub struct OtlpLogExporter { client: OtlpClient, resource: Resource }
+//! impl OtlpLogExporter {
+//!     pub fn builder() -> OtlpExporterBuilder<OtlpLogExporter> { OtlpExporterBuilder::default() }
+//! }
+//! impl OtlpExporterBuilder<OtlpLogExporter> {
+//!     pub fn build(self) -> Result<OtlpLogExporter, ConfigError> {
+//!         Ok(OtlpLogExporter { client: self.build_client(Signal::Logs)?, resource: Resource::default() })
+//!     }
+//! }
+//! impl LogExporter for OtlpLogExporter {
+//!     fn export(&mut self, batch: &[LogRecord]) -> SdkResult {
+//!         let req: ExportLogsServiceRequest = to_proto(&self.resource, batch);
+//!         self.client.export(&req, batch.len())
+//!     }
+//!     fn shutdown(&mut self) -> SdkResult { self.client.shutdown() }
+//! }
+//! ```
 // Without a transport, only the configuration, encoding and JSON mapping are compiled; parts
 // used only by the transports are then unused.
 #![cfg_attr(not(any(feature = "grpc", feature = "http")), allow(dead_code))]

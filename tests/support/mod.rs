@@ -76,6 +76,8 @@ impl Rotel {
         };
         let dir = TempDir::new("rotel");
         for _ in 0..5 {
+            // A failed attempt's guard removed the directory.
+            std::fs::create_dir_all(&dir.0).expect("temp dir");
             let (grpc_port, http_port) = (free_port(), free_port());
             let mut child = Command::new(&agent)
                 .args(["start", "--exporter", "blackhole"])

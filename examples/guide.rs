@@ -8,7 +8,7 @@ use otlp_sdk::export::ConsoleSpanExporter;
 use otlp_sdk::logs::{ConsoleLogExporter, LogBridge, LoggerProvider};
 use otlp_sdk::resource::{Resource, SERVICE_NAME};
 use otlp_sdk::semconv::{HTTP_METHOD, HTTP_URL};
-use otlp_sdk::trace::{get_current_span, Status, TracerProvider};
+use otlp_sdk::trace::{get_current_span, Status, TracerProvider, TracerProviderBuilder};
 use otlp_sdk::{global, traced, KeyValue};
 
 /// Guide, "Initialization": a resource, a provider with batch processors (console, and OTLP
@@ -17,6 +17,7 @@ fn init_tracing(resource: &Resource) -> TracerProvider {
     let builder = TracerProvider::builder()
         .with_resource(resource.clone())
         .with_batch_exporter(ConsoleSpanExporter::default());
+    let builder = with_otlp_from_env(builder);
     let provider = builder.build();
     global::set_tracer_provider(provider.clone());
     provider
@@ -34,6 +35,32 @@ fn init_logging(resource: &Resource) -> LoggerProvider {
         eprintln!("log bridge: {e}");
     }
     provider
+}
+
+/// With `OTEL_EXPORTER_OTLP_ENDPOINT` set, also exports over OTLP, configured entirely by the
+/// `OTEL_EXPORTER_OTLP_*` variables (protocol from `OTEL_EXPORTER_OTLP_PROTOCOL`). A bad
+/// setting is printed and the example goes on with the console only.
+#[cfg(any(feature = "grpc", feature = "http"))]
+fn with_otlp_from_env(builder: TracerProviderBuilder) -> TracerProviderBuilder {
+    use otlp_sdk::export::otlp::OtlpSpanExporter;
+    if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none() {
+        return builder;
+    }
+    match OtlpSpanExporter::builder().build() {
+        Ok(exporter) => builder.with_batch_exporter(exporter),
+        Err(e) => {
+            eprintln!("OTLP exporter not configured: {e}");
+            builder
+        }
+    }
+}
+
+#[cfg(not(any(feature = "grpc", feature = "http")))]
+fn with_otlp_from_env(builder: TracerProviderBuilder) -> TracerProviderBuilder {
+    if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
+        eprintln!("OTLP export needs the `grpc` or `http` feature; console only");
+    }
+    builder
 }
 
 /// Guide, "Creating a Span".

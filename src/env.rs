@@ -28,11 +28,6 @@ pub(crate) fn u64_var(name: &'static str) -> Result<Option<u64>, ConfigError> {
     }
 }
 
-/// A duration in milliseconds.
-pub(crate) fn millis_var(name: &'static str) -> Result<Option<Duration>, ConfigError> {
-    Ok(u64_var(name)?.map(Duration::from_millis))
-}
-
 /// Like [`u64_var`], but a bad value is reported through diagnostics and ignored (the
 /// specification's fallback for SDK settings: keep the default).
 pub(crate) fn u64_or_report(name: &'static str) -> Option<u64> {
@@ -42,7 +37,7 @@ pub(crate) fn u64_or_report(name: &'static str) -> Option<u64> {
     })
 }
 
-/// Like [`millis_var`], reporting and ignoring a bad value.
+/// A duration in milliseconds, reporting and ignoring a bad value.
 pub(crate) fn millis_or_report(name: &'static str) -> Option<Duration> {
     u64_or_report(name).map(Duration::from_millis)
 }

@@ -3,11 +3,13 @@
 //! - [`ConsoleSpanExporter`]: human-readable JSON on stdout, one block per span (like the
 //!   Python guide's `ConsoleSpanExporter`).
 //! - [`InMemorySpanExporter`]: keeps spans in memory, for tests.
-//! - OTLP over gRPC and HTTP lives in `export::otlp` (cargo features `grpc` and `http`).
+//! - [`otlp`]: OTLP over gRPC and HTTP (cargo features `grpc` and `http`).
 
 mod console;
 mod memory;
+#[cfg(any(feature = "grpc", feature = "http"))]
 pub(crate) mod wire;
 
 pub use console::ConsoleSpanExporter;
 pub use memory::InMemorySpanExporter;
+pub mod otlp;

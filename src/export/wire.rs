@@ -356,17 +356,16 @@ fn put_scope(buf: &mut Vec<u8>, scope: &InstrumentationScope) {
     put_attributes(buf, 3, scope.attributes());
 }
 
-/// Spans of one scope, consecutive in the batch.
+/// The spans of one instrumentation scope.
 struct Group<'a> {
     scope: &'a InstrumentationScope,
-    spans: &'a [Box<SpanData>],
+    members: Vec<usize>,
     body_len: usize,
 }
 
 /// Appends the protobuf encoding of an `ExportTraceServiceRequest` holding `spans` under
-/// `resource` to `buf`. Spans are grouped by instrumentation scope (runs of equal scopes
-/// in the batch; a scope that reappears later gets another `ScopeSpans`, which OTLP
-/// allows).
+/// `resource` to `buf`: one `ResourceSpans`, one `ScopeSpans` per instrumentation scope in
+/// first-seen order (the same grouping as the prost path).
 pub(crate) fn encode_trace_request(
     resource: &Resource,
     spans: &[Box<SpanData>],
@@ -396,25 +395,32 @@ pub(crate) fn encode_trace_request(
         .map(|((s, t), ls)| span_len(s, t.as_deref(), ls))
         .collect();
     let mut groups: Vec<Group<'_>> = Vec::new();
-    let mut start = 0;
-    for i in 1..=spans.len() {
-        let boundary = i == spans.len() || spans[i].scope != spans[start].scope;
-        if boundary {
-            let scope = &spans[start].scope;
-            let spans_body: usize = span_lens[start..i]
-                .iter()
-                .map(|l| len_delimited(2, *l))
-                .sum();
-            let body_len = len_delimited(1, scope_len(scope))
-                + spans_body
-                + str_len(3, scope.schema_url().unwrap_or(""));
+    let mut last = 0;
+    for (i, s) in spans.iter().enumerate() {
+        let idx = if groups.get(last).is_some_and(|g| *g.scope == s.scope) {
+            last
+        } else if let Some(j) = groups.iter().position(|g| *g.scope == s.scope) {
+            j
+        } else {
             groups.push(Group {
-                scope,
-                spans: &spans[start..i],
-                body_len,
+                scope: &s.scope,
+                members: Vec::new(),
+                body_len: 0,
             });
-            start = i;
-        }
+            groups.len() - 1
+        };
+        last = idx;
+        groups[idx].members.push(i);
+    }
+    for g in &mut groups {
+        let spans_body: usize = g
+            .members
+            .iter()
+            .map(|&i| len_delimited(2, span_lens[i]))
+            .sum();
+        g.body_len = len_delimited(1, scope_len(g.scope))
+            + spans_body
+            + str_len(3, g.scope.schema_url().unwrap_or(""));
     }
     let resource_body = attributes_len(1, resource.attributes());
     let rs_body = len_delimited(1, resource_body)
@@ -429,15 +435,13 @@ pub(crate) fn encode_trace_request(
     put_len(buf, 1, rs_body);
     put_len(buf, 1, resource_body);
     put_attributes(buf, 1, resource.attributes());
-    let mut idx = 0;
     for g in &groups {
         put_len(buf, 2, g.body_len);
         put_len(buf, 1, scope_len(g.scope));
         put_scope(buf, g.scope);
-        for s in g.spans {
-            put_len(buf, 2, span_lens[idx]);
-            put_span(buf, s, states[idx].as_deref(), &link_states[idx]);
-            idx += 1;
+        for &i in &g.members {
+            put_len(buf, 2, span_lens[i]);
+            put_span(buf, &spans[i], states[i].as_deref(), &link_states[i]);
         }
         put_str(buf, 3, g.scope.schema_url().unwrap_or(""));
     }
@@ -550,14 +554,20 @@ mod tests {
             &rs.resource.as_ref().unwrap().attributes,
             provider.resource().attributes(),
         );
-        assert_eq!(rs.scope_spans.len(), 3, "runs of scopes: one, two, one");
+        assert_eq!(
+            rs.scope_spans.len(),
+            2,
+            "one ScopeSpans per scope: one, two"
+        );
         let all: Vec<_> = rs
             .scope_spans
             .iter()
             .flat_map(|ss| ss.spans.iter().map(move |s| (ss, s)))
             .collect();
         assert_eq!(all.len(), spans.len());
-        for ((ss, got), want) in all.iter().zip(&spans) {
+        // Grouped by scope in first-seen order: spans 0 and 2 (scope one), then span 1.
+        let expected_order = [&spans[0], &spans[2], &spans[1]];
+        for ((ss, got), want) in all.iter().zip(expected_order) {
             let scope = ss.scope.as_ref().unwrap();
             assert_eq!(scope.name, want.scope.name());
             assert_eq!(scope.version, want.scope.version().unwrap_or(""));
@@ -599,6 +609,32 @@ mod tests {
         let first = &rs.scope_spans[0].spans[0];
         assert_eq!(first.flags, 0x301, "sampled, parent remote");
         assert_eq!(first.trace_state, "k=v");
+    }
+
+    #[test]
+    fn matches_the_prost_path_byte_for_byte() {
+        let exporter = InMemorySpanExporter::default();
+        let provider = TracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let (a, b) = (provider.tracer("a"), provider.tracer("b"));
+        for i in 0..10i64 {
+            let mut s = if i % 3 == 0 {
+                b.start("x")
+            } else {
+                a.start("y")
+            };
+            s.set_attribute("i", i);
+            s.set_attribute("arr", vec![i, -i]);
+            s.add_event("e", [KeyValue::new("k", "v")]);
+            s.set_status(Status::error("d"));
+        }
+        let spans = exporter.finished_spans();
+        let boxed: Vec<Box<SpanData>> = spans.iter().cloned().map(Box::new).collect();
+        let mut buf = Vec::new();
+        encode_trace_request(provider.resource(), &boxed, &mut buf);
+        let via_prost = crate::export::otlp::encode_spans(provider.resource(), &spans);
+        assert_eq!(buf, via_prost.encode_to_vec());
     }
 
     #[test]

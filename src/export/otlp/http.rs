@@ -1,0 +1,154 @@
+//! OTLP/HTTP with reqwest: protobuf or JSON bodies (already encoded and compressed by the
+//! caller), HTTP statuses and `Retry-After` mapped to retry verdicts.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER,
+};
+
+use super::config::{Compression, OtlpConfig, Protocol};
+use super::retry::{http_verdict, parse_retry_after, rpc, Verdict};
+use super::Attempt;
+use crate::error::{ConfigError, ConfigErrorKind};
+
+#[derive(Clone)]
+pub(crate) struct HttpSender {
+    client: reqwest::Client,
+    url: String,
+    headers: HeaderMap,
+}
+
+impl HttpSender {
+    pub(crate) fn new(config: &OtlpConfig) -> Result<Self, ConfigError> {
+        let tls_err = |setting: &'static str, e: reqwest::Error| {
+            ConfigError::new(
+                ConfigErrorKind::Invalid,
+                setting,
+                "<PEM file>",
+                e.to_string(),
+            )
+        };
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(config.timeout.min(Duration::from_secs(5)))
+            .tcp_nodelay(true);
+        if let Some(ca) = &config.tls.ca_pem {
+            for cert in reqwest::Certificate::from_pem_bundle(ca)
+                .map_err(|e| tls_err("OTEL_EXPORTER_OTLP_CERTIFICATE", e))?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let (Some(c), Some(k)) = (&config.tls.client_cert_pem, &config.tls.client_key_pem) {
+            let mut pem = c.clone();
+            pem.push(b'\n');
+            pem.extend_from_slice(k);
+            let id = reqwest::Identity::from_pem(&pem)
+                .map_err(|e| tls_err("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", e))?;
+            builder = builder.identity(id);
+        }
+        let client = builder.build().map_err(|e| {
+            ConfigError::new(ConfigErrorKind::Invalid, "http client", "", e.to_string())
+        })?;
+        let mut headers = HeaderMap::new();
+        for (k, v) in &config.headers {
+            let bad = || {
+                ConfigError::redacted(
+                    ConfigErrorKind::Invalid,
+                    "headers",
+                    format!("header {k:?} is not a valid HTTP header"),
+                )
+            };
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| bad())?;
+            let mut value = HeaderValue::from_str(v).map_err(|_| bad())?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        let content_type = match config.protocol {
+            Protocol::HttpJson => "application/json",
+            _ => "application/x-protobuf",
+        };
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if config.compression == Compression::Gzip {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        Ok(HttpSender {
+            client,
+            url: config.endpoint.clone(),
+            headers,
+        })
+    }
+
+    /// One attempt; the caller bounds it by the time left before the export deadline.
+    pub(crate) async fn send(&self, body: Bytes, _timeout: Duration) -> Attempt {
+        let resp = self
+            .client
+            .post(&self.url)
+            .headers(self.headers.clone())
+            .body(body)
+            .send()
+            .await;
+        let resp = match resp {
+            Ok(r) => r,
+            Err(e) => {
+                // Connection errors (refused, reset, DNS) are retryable.
+                let verdict = if e.is_connect() || e.is_request() || e.is_timeout() {
+                    Verdict::Retry(None)
+                } else {
+                    Verdict::Fail
+                };
+                return Attempt::Failed(verdict, format!("HTTP request: {}", error_chain(&e)));
+            }
+        };
+        let status = resp.status();
+        if status.is_success() {
+            return match resp.bytes().await {
+                Ok(b) => Attempt::Done(b),
+                Err(e) => Attempt::Failed(Verdict::Retry(None), format!("HTTP response: {e}")),
+            };
+        }
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let is_proto = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/x-protobuf"));
+        let body = resp.bytes().await.unwrap_or_default();
+        Attempt::Failed(
+            http_verdict(status.as_u16(), retry_after),
+            format!("HTTP status {status}{}", describe_body(&body, is_proto)),
+        )
+    }
+}
+
+/// A short description of an error response body: the `google.rpc.Status` message when the
+/// body is one, else the start of the text.
+fn describe_body(body: &[u8], is_proto: bool) -> String {
+    use prost::Message;
+    if body.is_empty() {
+        return String::new();
+    }
+    if is_proto {
+        if let Ok(s) = rpc::Status::decode(body) {
+            return format!(": {}", s.message);
+        }
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    format!(": {}", text.trim())
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}

@@ -1,0 +1,446 @@
+//! The transport shared by the three signals: [`OtlpClient`].
+//!
+//! The client owns one thread running a small current-thread tokio runtime, on which the
+//! tonic channel or the reqwest client lives. [`OtlpClient::export`] encodes (and, for HTTP,
+//! compresses) the request on the caller's thread, hands the bytes to that runtime and waits
+//! on a std channel for the outcome. The caller therefore needs no async runtime, and a
+//! caller inside tokio (current-thread or multi-thread) cannot deadlock: the work never runs
+//! on the caller's runtime. Retries (with backoff, `Retry-After` and `RetryInfo`) happen on
+//! the export thread, all within the export timeout.
+
+use std::fmt;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use prost::Message;
+
+use super::config::{Compression, OtlpConfig, Protocol, Signal};
+use super::json::OtlpJson;
+use super::retry::{RetryPolicy, Verdict};
+use super::{Attempt, Sender};
+use crate::diagnostics;
+use crate::error::{ConfigError, ConfigErrorKind, SdkError, SdkResult};
+use crate::proto::collector::logs::v1 as cl;
+use crate::proto::collector::metrics::v1 as cm;
+use crate::proto::collector::trace::v1 as ct;
+
+/// An OTLP export request: one of the three collector services' request messages.
+pub trait OtlpRequest: Message + OtlpJson + Send + 'static {
+    /// The service's response message.
+    type Response: Message + Default + OtlpJson;
+    /// The signal the request carries.
+    const SIGNAL: Signal;
+    /// The partial-success part of a response: rejected items and the server's message.
+    fn partial_success(resp: &Self::Response) -> (i64, &str);
+}
+
+impl OtlpRequest for ct::ExportTraceServiceRequest {
+    type Response = ct::ExportTraceServiceResponse;
+    const SIGNAL: Signal = Signal::Traces;
+    fn partial_success(resp: &Self::Response) -> (i64, &str) {
+        resp.partial_success
+            .as_ref()
+            .map_or((0, ""), |p| (p.rejected_spans, p.error_message.as_str()))
+    }
+}
+
+impl OtlpRequest for cm::ExportMetricsServiceRequest {
+    type Response = cm::ExportMetricsServiceResponse;
+    const SIGNAL: Signal = Signal::Metrics;
+    fn partial_success(resp: &Self::Response) -> (i64, &str) {
+        resp.partial_success.as_ref().map_or((0, ""), |p| {
+            (p.rejected_data_points, p.error_message.as_str())
+        })
+    }
+}
+
+impl OtlpRequest for cl::ExportLogsServiceRequest {
+    type Response = cl::ExportLogsServiceResponse;
+    const SIGNAL: Signal = Signal::Logs;
+    fn partial_success(resp: &Self::Response) -> (i64, &str) {
+        resp.partial_success.as_ref().map_or((0, ""), |p| {
+            (p.rejected_log_records, p.error_message.as_str())
+        })
+    }
+}
+
+/// Counters of one exporter, shared with the handle [`ExportStats`] gives out. All counts
+/// are of items (spans, data points, log records) unless said otherwise.
+#[derive(Clone, Default)]
+pub struct ExportStats(Arc<StatsInner>);
+
+#[derive(Default)]
+struct StatsInner {
+    exported: AtomicU64,
+    rejected: AtomicU64,
+    failed: AtomicU64,
+    retries: AtomicU64,
+    requests: AtomicU64,
+    failed_requests: AtomicU64,
+    partial_reported: AtomicBool,
+}
+
+impl ExportStats {
+    /// Items the collector accepted.
+    pub fn exported(&self) -> u64 {
+        self.0.exported.load(Ordering::Relaxed)
+    }
+    /// Items the collector rejected in a partial-success response.
+    pub fn rejected(&self) -> u64 {
+        self.0.rejected.load(Ordering::Relaxed)
+    }
+    /// Items dropped because their export failed (after any retries).
+    pub fn failed(&self) -> u64 {
+        self.0.failed.load(Ordering::Relaxed)
+    }
+    /// Retries made (attempts after the first, over all exports).
+    pub fn retries(&self) -> u64 {
+        self.0.retries.load(Ordering::Relaxed)
+    }
+    /// Export calls made.
+    pub fn requests(&self) -> u64 {
+        self.0.requests.load(Ordering::Relaxed)
+    }
+    /// Export calls that failed.
+    pub fn failed_requests(&self) -> u64 {
+        self.0.failed_requests.load(Ordering::Relaxed)
+    }
+}
+
+impl fmt::Debug for ExportStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExportStats")
+            .field("exported", &self.exported())
+            .field("rejected", &self.rejected())
+            .field("failed", &self.failed())
+            .field("retries", &self.retries())
+            .field("requests", &self.requests())
+            .field("failed_requests", &self.failed_requests())
+            .finish()
+    }
+}
+
+struct Job {
+    body: Bytes,
+    reply: mpsc::SyncSender<Result<Bytes, SdkError>>,
+}
+
+/// The OTLP client of one signal: builds the transport once, then exports any request of
+/// that signal. `export` may be called from any thread, including inside a tokio runtime.
+pub struct OtlpClient {
+    signal: Signal,
+    protocol: Protocol,
+    compression: Compression,
+    timeout: Duration,
+    endpoint: String,
+    jobs: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Job>>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    stats: ExportStats,
+}
+
+impl fmt::Debug for OtlpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtlpClient")
+            .field("signal", &self.signal)
+            .field("protocol", &self.protocol)
+            .field("endpoint", &self.endpoint)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtlpClient {
+    /// Starts the export thread and builds the transport for `config` on it.
+    pub fn new(config: OtlpConfig) -> Result<Self, ConfigError> {
+        super::check_pem(&config)?;
+        let (jobs_tx, jobs_rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
+        let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<(), ConfigError>>(1);
+        let stats = ExportStats::default();
+        let thread_stats = stats.clone();
+        let thread_config = config.clone();
+        let name = format!("otlp-sdk-{}", config.signal.env_name().to_lowercase());
+        let worker = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || run(thread_config, jobs_rx, ready_tx, thread_stats))
+            .map_err(|e| {
+                ConfigError::new(
+                    ConfigErrorKind::Unsupported,
+                    "export thread",
+                    "spawn",
+                    e.to_string(),
+                )
+            })?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = worker.join();
+                return Err(e);
+            }
+            Err(_) => {
+                let _ = worker.join();
+                return Err(ConfigError::new(
+                    ConfigErrorKind::Unsupported,
+                    "export thread",
+                    "start",
+                    "the export thread stopped while starting",
+                ));
+            }
+        }
+        Ok(OtlpClient {
+            signal: config.signal,
+            protocol: config.protocol,
+            compression: config.compression,
+            timeout: config.timeout,
+            endpoint: config.endpoint,
+            jobs: Mutex::new(Some(jobs_tx)),
+            worker: Mutex::new(Some(worker)),
+            stats,
+        })
+    }
+
+    /// The client's counters (a shared handle: it stays current).
+    pub fn stats(&self) -> ExportStats {
+        self.stats.clone()
+    }
+
+    /// Sends `req`, which holds `items` items (spans, data points or log records), and waits
+    /// for the outcome: success (possibly partial: rejected items are counted and reported
+    /// once through [`diagnostics`]), or the error after retries or at the timeout.
+    pub fn export<R: OtlpRequest>(&self, req: &R, items: usize) -> SdkResult {
+        let body = match self.protocol {
+            Protocol::HttpJson => req.to_otlp_json().into_bytes(),
+            _ => req.encode_to_vec(),
+        };
+        self.export_body::<R>(body, items)
+    }
+
+    /// The protocol this client speaks.
+    pub(crate) fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Like [`OtlpClient::export`], for a request already encoded for this client's protocol
+    /// (protobuf bytes of `R`, or its OTLP/JSON text).
+    pub(crate) fn export_body<R: OtlpRequest>(&self, body: Vec<u8>, items: usize) -> SdkResult {
+        debug_assert_eq!(R::SIGNAL, self.signal, "request of another signal");
+        let items = items as u64;
+        self.stats.0.requests.fetch_add(1, Ordering::Relaxed);
+        let result = self.send(body).and_then(|resp| self.decode::<R>(&resp));
+        match result {
+            Ok(rejected) => {
+                let rejected = rejected.min(items);
+                self.stats
+                    .0
+                    .exported
+                    .fetch_add(items - rejected, Ordering::Relaxed);
+                self.stats.0.rejected.fetch_add(rejected, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.0.failed.fetch_add(items, Ordering::Relaxed);
+                self.stats.0.failed_requests.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    fn send(&self, mut body: Vec<u8>) -> Result<Bytes, SdkError> {
+        // gRPC compresses inside tonic (per message); HTTP compresses the whole body here.
+        if self.protocol.is_http() && self.compression == Compression::Gzip {
+            body = gzip(&body)?;
+        }
+        let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+        {
+            let jobs = self
+                .jobs
+                .lock()
+                .map_err(|_| SdkError::failed("exporter lock poisoned"))?;
+            let jobs = jobs.as_ref().ok_or(SdkError::AlreadyShutdown)?;
+            jobs.send(Job {
+                body: Bytes::from(body),
+                reply: reply_tx,
+            })
+            .map_err(|_| SdkError::failed("the export thread has stopped"))?;
+        }
+        // The export thread enforces the timeout; the margin only guards against a stuck
+        // thread.
+        match reply_rx.recv_timeout(self.timeout + Duration::from_secs(2)) {
+            Ok(r) => r,
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(SdkError::Timeout(self.timeout)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err(SdkError::failed("the export thread has stopped"))
+            }
+        }
+    }
+
+    /// Decodes the response; returns the number of rejected items.
+    fn decode<R: OtlpRequest>(&self, resp: &[u8]) -> Result<u64, SdkError> {
+        if resp.is_empty() {
+            return Ok(0);
+        }
+        let decoded = match self.protocol {
+            Protocol::HttpJson => {
+                R::Response::from_otlp_json_slice(resp).map_err(|e| e.to_string())
+            }
+            _ => R::Response::decode(resp).map_err(|e| e.to_string()),
+        };
+        let resp = match decoded {
+            Ok(r) => r,
+            Err(e) => {
+                // The data was accepted (2xx / OK); only the response is unreadable.
+                diagnostics::report(&format!(
+                    "OTLP {} exporter: unreadable success response: {e}",
+                    self.signal.env_name().to_lowercase()
+                ));
+                return Ok(0);
+            }
+        };
+        let (rejected, message) = R::partial_success(&resp);
+        if (rejected > 0 || !message.is_empty())
+            && !self.stats.0.partial_reported.swap(true, Ordering::Relaxed)
+        {
+            {
+                diagnostics::report(&format!(
+                    "OTLP {} exporter: the collector rejected {rejected} {} (partial success): {message} (reported once; see the exporter's stats for totals)",
+                    self.signal.env_name().to_lowercase(),
+                    self.signal.items(),
+                ));
+            }
+        }
+        Ok(rejected.max(0) as u64)
+    }
+
+    /// Stops the export thread (after the export in progress, if any). Later exports fail
+    /// with [`SdkError::AlreadyShutdown`].
+    pub fn shutdown(&self) -> SdkResult {
+        let sender = self
+            .jobs
+            .lock()
+            .map_err(|_| SdkError::failed("exporter lock poisoned"))?
+            .take();
+        if sender.is_none() {
+            return Err(SdkError::AlreadyShutdown);
+        }
+        drop(sender);
+        let worker = self.worker.lock().ok().and_then(|mut w| w.take());
+        if let Some(w) = worker {
+            // Never join ourselves (cannot happen: the worker never calls shutdown).
+            if w.thread().id() != std::thread::current().id() {
+                let _ = w.join();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OtlpClient {
+    fn drop(&mut self) {
+        // Closing the channel ends the export thread; it is not joined here so that a drop
+        // never blocks.
+        if let Ok(mut j) = self.jobs.lock() {
+            j.take();
+        }
+    }
+}
+
+fn gzip(body: &[u8]) -> Result<Vec<u8>, SdkError> {
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4 + 64),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(body)
+        .and_then(|_| enc.finish())
+        .map_err(|e| SdkError::failed(format!("gzip: {e}")))
+}
+
+/// The export thread: builds the transport, reports readiness, then serves jobs.
+fn run(
+    config: OtlpConfig,
+    mut jobs: tokio::sync::mpsc::UnboundedReceiver<Job>,
+    ready: mpsc::SyncSender<Result<(), ConfigError>>,
+    stats: ExportStats,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = ready.send(Err(ConfigError::new(
+                ConfigErrorKind::Unsupported,
+                "export runtime",
+                "tokio",
+                e.to_string(),
+            )));
+            return;
+        }
+    };
+    rt.block_on(async move {
+        let sender = match Sender::new(&config) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        let _ = ready.send(Ok(()));
+        let timeout = config.timeout;
+        let policy = config.retry.clone();
+        while let Some(job) = jobs.recv().await {
+            let sender = sender.clone();
+            let policy = policy.clone();
+            let stats = stats.clone();
+            tokio::spawn(async move {
+                let r = send_with_retry(&sender, job.body, timeout, &policy, &stats).await;
+                let _ = job.reply.send(r);
+            });
+        }
+    });
+}
+
+async fn send_with_retry(
+    sender: &Sender,
+    body: Bytes,
+    timeout: Duration,
+    policy: &RetryPolicy,
+    stats: &ExportStats,
+) -> Result<Bytes, SdkError> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::SmallRng::from_os_rng();
+    let deadline = Instant::now() + timeout;
+    let mut retry = 0u32;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(SdkError::Timeout(timeout));
+        }
+        let attempt = tokio::time::timeout(remaining, sender.send(body.clone(), remaining)).await;
+        let (verdict, msg) = match attempt {
+            Err(_) => return Err(SdkError::Timeout(timeout)),
+            Ok(Attempt::Done(resp)) => return Ok(resp),
+            Ok(Attempt::Failed(verdict, msg)) => (verdict, msg),
+        };
+        let server_delay = match verdict {
+            Verdict::Fail => return Err(SdkError::failed(msg)),
+            Verdict::Retry(d) => d,
+        };
+        if retry >= policy.max_retries {
+            return Err(SdkError::failed(format!(
+                "{msg} (gave up after {retry} retries)"
+            )));
+        }
+        let delay = server_delay.unwrap_or_else(|| policy.backoff(retry, rng.random::<f64>()));
+        if Instant::now() + delay >= deadline {
+            return Err(SdkError::failed(format!(
+                "{msg} (a retry in {delay:?} would pass the {timeout:?} export timeout)"
+            )));
+        }
+        stats.0.retries.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(delay).await;
+        retry += 1;
+    }
+}

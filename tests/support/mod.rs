@@ -1,0 +1,723 @@
+//! Shared test helpers: a launcher for the real collector `rotel`, fake OTLP collectors
+//! (HTTP and gRPC) with scripted replies, and span factories.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read as _};
+use std::net::TcpListener as StdListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use otlp_sdk::proto::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use otlp_sdk::proto::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use otlp_sdk::resource::Resource;
+use otlp_sdk::trace::{SpanData, TracerProvider};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A free port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+// ---------------------------------------------------------------------------------------
+// rotel
+
+/// A running rotel collector on free ports; killed on drop.
+pub struct Rotel {
+    child: Child,
+    grpc_port: u16,
+    http_port: u16,
+    output: Arc<Mutex<String>>,
+    _dir: TempDir,
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "otlp-sdk-{tag}-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Rotel {
+    /// Starts rotel from `$ROTEL_AGENT`. Without it: panics when `CI=true` (the collector
+    /// must be there in CI), else prints a note and returns `None`.
+    pub fn start() -> Option<Rotel> {
+        let agent = match std::env::var("ROTEL_AGENT") {
+            Ok(a) if !a.is_empty() => a,
+            _ => {
+                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!("ROTEL_AGENT is not set but CI=true: the e2e tests need rotel");
+                }
+                eprintln!("note: ROTEL_AGENT not set; skipping the rotel end-to-end test");
+                return None;
+            }
+        };
+        let dir = TempDir::new("rotel");
+        for _ in 0..5 {
+            // A failed attempt's guard removed the directory.
+            std::fs::create_dir_all(&dir.0).expect("temp dir");
+            let (grpc_port, http_port) = (free_port(), free_port());
+            let mut child = Command::new(&agent)
+                .args(["start", "--exporter", "blackhole"])
+                .args([
+                    "--debug-log",
+                    "traces",
+                    "--debug-log",
+                    "metrics",
+                    "--debug-log",
+                    "logs",
+                ])
+                .args(["--debug-log-verbosity", "detailed"])
+                .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc_port}")])
+                .args(["--otlp-http-endpoint", &format!("127.0.0.1:{http_port}")])
+                .arg("--pid-file")
+                .arg(dir.0.join("rotel.pid"))
+                .arg("--log-file")
+                .arg(dir.0.join("rotel.log"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot run ROTEL_AGENT={agent}: {e}"));
+            let output = Arc::new(Mutex::new(String::new()));
+            for pipe in [
+                child
+                    .stdout
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+                child
+                    .stderr
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let out = output.clone();
+                std::thread::spawn(move || {
+                    let mut r = BufReader::new(pipe);
+                    let mut line = String::new();
+                    while r.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                        out.lock().unwrap().push_str(&line);
+                        line.clear();
+                    }
+                });
+            }
+            let mut rotel = Rotel {
+                child,
+                grpc_port,
+                http_port,
+                output,
+                _dir: TempDir(dir.0.clone()),
+            };
+            // Ready when both ports accept connections.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let up = |p: u16| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok();
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = rotel.child.try_wait() {
+                    break;
+                }
+                if up(grpc_port) && up(http_port) {
+                    std::mem::forget(dir);
+                    return Some(rotel);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            eprintln!("rotel did not start; output:\n{}", rotel.output());
+        }
+        panic!("rotel failed to start 5 times");
+    }
+
+    /// `http://127.0.0.1:<grpc port>`.
+    pub fn grpc_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc_port)
+    }
+
+    /// `http://127.0.0.1:<http port>` (append `/v1/traces` etc.).
+    pub fn http_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// Everything rotel printed so far.
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// Waits until `pred(output)` holds; returns the output. Panics with the output after
+    /// `timeout`.
+    pub fn wait_for(&self, pred: impl Fn(&str) -> bool, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let out = self.output();
+            if pred(&out) {
+                return out;
+            }
+            if Instant::now() > deadline {
+                panic!("rotel output never matched within {timeout:?}; output:\n{out}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Rotel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A fake OTLP/HTTP collector
+
+/// One scripted HTTP reply.
+#[derive(Clone, Debug)]
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub delay: Duration,
+}
+
+impl HttpReply {
+    pub fn status(status: u16) -> Self {
+        HttpReply {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            delay: Duration::ZERO,
+        }
+    }
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+    pub fn body(mut self, content_type: &str, body: Vec<u8>) -> Self {
+        self.headers
+            .push(("content-type".into(), content_type.into()));
+        self.body = body;
+        self
+    }
+    pub fn delay(mut self, d: Duration) -> Self {
+        self.delay = d;
+        self
+    }
+}
+
+/// A request the fake collector received (body already gunzipped).
+#[derive(Clone, Debug)]
+pub struct HttpRequest {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub gzipped: bool,
+}
+
+impl HttpRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct HttpState {
+    script: VecDeque<HttpReply>,
+    received: Vec<HttpRequest>,
+}
+
+/// A minimal HTTP/1.1 server on 127.0.0.1: answers each request with the next scripted
+/// reply, then `200` with an empty body.
+pub struct FakeHttpCollector {
+    pub port: u16,
+    state: Arc<Mutex<HttpState>>,
+    _rt: RuntimeThread,
+}
+
+impl FakeHttpCollector {
+    pub fn start(script: Vec<HttpReply>) -> Self {
+        Self::start_on(0, script)
+    }
+
+    /// Listens on `port` (0: any free port).
+    pub fn start_on(port: u16, script: Vec<HttpReply>) -> Self {
+        Self::start_with(port, script, None)
+    }
+
+    /// Serves HTTPS with the test server certificate (see [`server_tls`]);
+    /// `require_client_cert` demands a client certificate from the test CA.
+    pub fn start_tls(script: Vec<HttpReply>, require_client_cert: bool) -> Self {
+        Self::start_with(0, script, Some(rustls_server_config(require_client_cert)))
+    }
+
+    fn start_with(
+        port: u16,
+        script: Vec<HttpReply>,
+        tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    ) -> Self {
+        let state = Arc::new(Mutex::new(HttpState {
+            script: script.into(),
+            received: Vec::new(),
+        }));
+        let rt = RuntimeThread::new();
+        let listener = std_listener(port);
+        let port = listener.local_addr().unwrap().port();
+        let st = state.clone();
+        rt.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let st = st.clone();
+                match &tls {
+                    None => {
+                        tokio::spawn(serve_http(sock, st));
+                    }
+                    Some(cfg) => {
+                        let acceptor = tokio_rustls::TlsAcceptor::from(cfg.clone());
+                        tokio::spawn(async move {
+                            if let Ok(tls_sock) = acceptor.accept(sock).await {
+                                serve_http(tls_sock, st).await;
+                            }
+                        });
+                    }
+                }
+            }
+        });
+        FakeHttpCollector {
+            port,
+            state,
+            _rt: rt,
+        }
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `https://localhost:<port><path>` (the test server certificate's name).
+    pub fn tls_url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.port)
+    }
+
+    pub fn received(&self) -> Vec<HttpRequest> {
+        self.state.lock().unwrap().received.clone()
+    }
+}
+
+async fn serve_http<S>(mut sock: S, st: Arc<Mutex<HttpState>>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut buf = Vec::new();
+    loop {
+        // Read the head.
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let mut chunk = [0u8; 8192];
+            match sock.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let mut lines = head.split("\r\n");
+        let path = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .unwrap_or("")
+            .to_string();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        while buf.len() < head_end + len {
+            let mut chunk = [0u8; 65536];
+            match sock.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let raw: Vec<u8> = buf[head_end..head_end + len].to_vec();
+        buf.drain(..head_end + len);
+        let gzipped = headers
+            .iter()
+            .any(|(k, v)| k == "content-encoding" && v == "gzip");
+        let body = if gzipped {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(raw.as_slice())
+                .read_to_end(&mut out)
+                .expect("valid gzip body");
+            out
+        } else {
+            raw
+        };
+        let reply = {
+            let mut s = st.lock().unwrap();
+            s.received.push(HttpRequest {
+                path,
+                headers,
+                body,
+                gzipped,
+            });
+            s.script
+                .pop_front()
+                .unwrap_or_else(|| HttpReply::status(200))
+        };
+        if !reply.delay.is_zero() {
+            tokio::time::sleep(reply.delay).await;
+        }
+        let mut out = format!(
+            "HTTP/1.1 {} X\r\ncontent-length: {}\r\n",
+            reply.status,
+            reply.body.len()
+        );
+        for (k, v) in &reply.headers {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+        out.push_str("\r\n");
+        let mut bytes = out.into_bytes();
+        bytes.extend_from_slice(&reply.body);
+        if sock.write_all(&bytes).await.is_err() {
+            return;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A fake OTLP/gRPC trace collector
+
+/// One scripted gRPC reply.
+#[derive(Clone, Debug)]
+pub enum GrpcReply {
+    /// Success, optionally partial: (rejected spans, message).
+    Ok(Option<(i64, String)>),
+    /// A failing status: code and optional RetryInfo delay.
+    Status(tonic::Code, Option<Duration>),
+    /// Wait, then succeed.
+    Slow(Duration),
+}
+
+#[derive(Default)]
+struct GrpcState {
+    script: VecDeque<GrpcReply>,
+    received: Vec<(ExportTraceServiceRequest, tonic::metadata::MetadataMap)>,
+}
+
+#[derive(Clone)]
+struct FakeTraceService(Arc<Mutex<GrpcState>>);
+
+#[tonic::async_trait]
+impl TraceService for FakeTraceService {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let metadata = request.metadata().clone();
+        let reply = {
+            let mut s = self.0.lock().unwrap();
+            s.received.push((request.into_inner(), metadata));
+            s.script.pop_front().unwrap_or(GrpcReply::Ok(None))
+        };
+        match reply {
+            GrpcReply::Ok(partial) => Ok(tonic::Response::new(ExportTraceServiceResponse {
+                partial_success: partial.map(|(rejected_spans, error_message)| {
+                    ExportTracePartialSuccess {
+                        rejected_spans,
+                        error_message,
+                    }
+                }),
+            })),
+            GrpcReply::Status(code, None) => Err(tonic::Status::new(code, "scripted failure")),
+            GrpcReply::Status(code, Some(delay)) => Err(tonic::Status::with_details(
+                code,
+                "scripted failure",
+                retry_info(code as i32, delay).into(),
+            )),
+            GrpcReply::Slow(d) => {
+                tokio::time::sleep(d).await;
+                Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+            }
+        }
+    }
+}
+
+/// Encodes `google.rpc.Status { code, details: [RetryInfo { retry_delay }] }`.
+fn retry_info(code: i32, delay: Duration) -> Vec<u8> {
+    use prost::Message;
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Status {
+        #[prost(int32, tag = "1")]
+        code: i32,
+        #[prost(message, repeated, tag = "3")]
+        details: Vec<Any>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Any {
+        #[prost(string, tag = "1")]
+        type_url: String,
+        #[prost(bytes = "vec", tag = "2")]
+        value: Vec<u8>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RetryInfo {
+        #[prost(message, optional, tag = "1")]
+        retry_delay: Option<PDuration>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct PDuration {
+        #[prost(int64, tag = "1")]
+        seconds: i64,
+        #[prost(int32, tag = "2")]
+        nanos: i32,
+    }
+    let info = RetryInfo {
+        retry_delay: Some(PDuration {
+            seconds: delay.as_secs() as i64,
+            nanos: delay.subsec_nanos() as i32,
+        }),
+    };
+    Status {
+        code,
+        details: vec![Any {
+            type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+            value: info.encode_to_vec(),
+        }],
+    }
+    .encode_to_vec()
+}
+
+/// A tonic trace service on 127.0.0.1 answering with scripted replies, then OK.
+pub struct FakeGrpcCollector {
+    pub port: u16,
+    state: Arc<Mutex<GrpcState>>,
+    _rt: RuntimeThread,
+}
+
+impl FakeGrpcCollector {
+    pub fn start(script: Vec<GrpcReply>) -> Self {
+        Self::start_with(script, None)
+    }
+
+    /// Serves over TLS with `tls` (`None`: plain text).
+    pub fn start_with(
+        script: Vec<GrpcReply>,
+        tls: Option<tonic::transport::ServerTlsConfig>,
+    ) -> Self {
+        Self::start_on(0, script, tls)
+    }
+
+    /// Listens on `port` (0: any free port).
+    pub fn start_on(
+        port: u16,
+        script: Vec<GrpcReply>,
+        tls: Option<tonic::transport::ServerTlsConfig>,
+    ) -> Self {
+        let state = Arc::new(Mutex::new(GrpcState {
+            script: script.into(),
+            received: Vec::new(),
+        }));
+        let rt = RuntimeThread::new();
+        let listener = std_listener(port);
+        let port = listener.local_addr().unwrap().port();
+        let svc = TraceServiceServer::new(FakeTraceService(state.clone()))
+            .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+        rt.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let mut server = tonic::transport::Server::builder();
+            if let Some(tls) = tls {
+                server = server.tls_config(tls).expect("server TLS config");
+            }
+            let _ = server
+                .add_service(svc)
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+                .await;
+        });
+        FakeGrpcCollector {
+            port,
+            state,
+            _rt: rt,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `https://localhost:<port>` (the test server certificate's name).
+    pub fn tls_url(&self) -> String {
+        format!("https://localhost:{}", self.port)
+    }
+
+    /// The requests received.
+    pub fn requests(&self) -> Vec<ExportTraceServiceRequest> {
+        self.state
+            .lock()
+            .unwrap()
+            .received
+            .iter()
+            .map(|(r, _)| r.clone())
+            .collect()
+    }
+
+    /// The metadata of each request.
+    pub fn metadata(&self) -> Vec<tonic::metadata::MetadataMap> {
+        self.state
+            .lock()
+            .unwrap()
+            .received
+            .iter()
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+}
+
+/// Spans in all requests.
+pub fn span_count(reqs: &[ExportTraceServiceRequest]) -> usize {
+    reqs.iter()
+        .flat_map(|r| &r.resource_spans)
+        .flat_map(|rs| &rs.scope_spans)
+        .map(|ss| ss.spans.len())
+        .sum()
+}
+
+/// A non-blocking std listener on 127.0.0.1:`port` (usable from inside a runtime).
+fn std_listener(port: u16) -> StdListener {
+    let l = StdListener::bind(("127.0.0.1", port)).expect("bind fake collector");
+    l.set_nonblocking(true).expect("non-blocking");
+    l
+}
+
+/// A multi-thread runtime on its own threads, for fake servers; shut down on drop.
+pub struct RuntimeThread(Option<tokio::runtime::Runtime>);
+
+impl RuntimeThread {
+    pub fn new() -> Self {
+        RuntimeThread(Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("runtime"),
+        ))
+    }
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.0.as_ref().unwrap().block_on(f)
+    }
+    pub fn spawn<F: std::future::Future<Output = ()> + Send + 'static>(&self, f: F) {
+        self.0.as_ref().unwrap().spawn(f);
+    }
+}
+
+impl Drop for RuntimeThread {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Spans
+
+/// `n` finished spans named `span-<i>` with an `i` attribute, from scope `test.scope`.
+pub fn make_spans(n: usize) -> Vec<Box<SpanData>> {
+    let exporter = otlp_sdk::export::InMemorySpanExporter::default();
+    let provider = TracerProvider::builder()
+        .with_resource(Resource::empty())
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let tracer = provider.tracer("test.scope");
+    for i in 0..n {
+        let mut span = tracer.start_span(format!("span-{i}"));
+        span.set_attribute("i", i as i64);
+        span.end();
+    }
+    let _ = provider.shutdown();
+    exporter
+        .finished_spans()
+        .into_iter()
+        .map(Box::new)
+        .collect()
+}
+
+/// A file of the test PKI in `tests/support/certs` (CA, server and client certificates).
+pub fn cert_path(name: &str) -> String {
+    format!("{}/tests/support/certs/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Server TLS with the test server certificate; with `require_client_cert`, clients must
+/// present a certificate signed by the test CA (mTLS).
+pub fn server_tls(require_client_cert: bool) -> tonic::transport::ServerTlsConfig {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+    let read = |n: &str| std::fs::read(cert_path(n)).expect("test certificate");
+    let mut tls =
+        ServerTlsConfig::new().identity(Identity::from_pem(read("server.pem"), read("server.key")));
+    if require_client_cert {
+        tls = tls.client_ca_root(Certificate::from_pem(read("ca.pem")));
+    }
+    tls
+}
+
+/// A rustls server configuration with the test server certificate.
+fn rustls_server_config(require_client_cert: bool) -> Arc<tokio_rustls::rustls::ServerConfig> {
+    use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer, server::WebPkiClientVerifier};
+    let read = |n: &str| std::fs::read(cert_path(n)).expect("test certificate");
+    let certs = rustls_pemfile::certs(&mut read("server.pem").as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key: PrivateKeyDer<'static> =
+        rustls_pemfile::private_key(&mut read("server.key").as_slice())
+            .unwrap()
+            .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let builder = if require_client_cert {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls_pemfile::certs(&mut read("ca.pem").as_slice()) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        builder.with_client_cert_verifier(
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .unwrap(),
+        )
+    } else {
+        builder.with_no_client_auth()
+    };
+    Arc::new(builder.with_single_cert(certs, key).unwrap())
+}

@@ -1,6 +1,6 @@
 //! The OpenTelemetry Python guide's scenario, in Rust.
 //!
-//! `cargo run --example guide` prints every span to the console. With
+//! `cargo run --example guide` prints every span and log record to the console. With
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` set it also exports OTLP there, over the protocol
 //! `OTEL_EXPORTER_OTLP_PROTOCOL` names (`grpc`, `http/protobuf` or `http/json`).
 
@@ -8,59 +8,70 @@ use otlp_sdk::export::ConsoleSpanExporter;
 use otlp_sdk::logs::{ConsoleLogExporter, LogBridge, LoggerProvider};
 use otlp_sdk::resource::{Resource, SERVICE_NAME};
 use otlp_sdk::semconv::{HTTP_METHOD, HTTP_URL};
-use otlp_sdk::trace::{get_current_span, Status, TracerProvider, TracerProviderBuilder};
+use otlp_sdk::trace::{get_current_span, Status, TracerProvider};
 use otlp_sdk::{global, traced, KeyValue};
+
+/// `true` when `OTEL_EXPORTER_OTLP_ENDPOINT` is set: then every signal is also exported over
+/// OTLP, configured by the `OTEL_EXPORTER_OTLP_*` variables (protocol from
+/// `OTEL_EXPORTER_OTLP_PROTOCOL`).
+fn otlp_wanted() -> bool {
+    let wanted = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some();
+    if wanted && cfg!(not(any(feature = "grpc", feature = "http"))) {
+        eprintln!("OTLP export needs the `grpc` or `http` feature; console only");
+    }
+    wanted
+}
+
+/// A bad OTLP setting is printed and the example goes on with the console only.
+#[cfg(any(feature = "grpc", feature = "http"))]
+fn configured<E>(exporter: Result<E, otlp_sdk::ConfigError>) -> Option<E> {
+    exporter
+        .map_err(|e| eprintln!("OTLP exporter not configured: {e}"))
+        .ok()
+}
 
 /// Guide, "Initialization": a resource, a provider with batch processors (console, and OTLP
 /// when configured), set as the global provider.
-fn init_tracing(resource: &Resource) -> TracerProvider {
-    let builder = TracerProvider::builder()
+#[cfg_attr(not(any(feature = "grpc", feature = "http")), allow(unused_variables))]
+fn init_tracing(resource: &Resource, otlp: bool) -> TracerProvider {
+    #[allow(unused_mut)]
+    let mut builder = TracerProvider::builder()
         .with_resource(resource.clone())
         .with_batch_exporter(ConsoleSpanExporter::default());
-    let builder = with_otlp_from_env(builder);
+    #[cfg(any(feature = "grpc", feature = "http"))]
+    if otlp {
+        use otlp_sdk::export::otlp::OtlpSpanExporter;
+        if let Some(exporter) = configured(OtlpSpanExporter::builder().build()) {
+            builder = builder.with_batch_exporter(exporter);
+        }
+    }
     let provider = builder.build();
     global::set_tracer_provider(provider.clone());
     provider
 }
 
-/// Logs: a logger provider with a batch processor, set as the global one, and the `log`
-/// crate bridge, so `log::info!` lines are exported with the ids of the current span.
-fn init_logging(resource: &Resource) -> LoggerProvider {
-    let provider = LoggerProvider::builder()
+/// Logs: a logger provider with batch processors (console, and OTLP when configured), set as
+/// the global one, and the `log` crate bridge, so `log::info!` lines are exported with the
+/// ids of the current span.
+#[cfg_attr(not(any(feature = "grpc", feature = "http")), allow(unused_variables))]
+fn init_logging(resource: &Resource, otlp: bool) -> LoggerProvider {
+    #[allow(unused_mut)]
+    let mut builder = LoggerProvider::builder()
         .with_resource(resource.clone())
-        .with_batch_exporter(ConsoleLogExporter::default())
-        .build();
+        .with_batch_exporter(ConsoleLogExporter::default());
+    #[cfg(any(feature = "grpc", feature = "http"))]
+    if otlp {
+        use otlp_sdk::export::otlp::OtlpLogExporter;
+        if let Some(exporter) = configured(OtlpLogExporter::builder().build()) {
+            builder = builder.with_batch_exporter(exporter);
+        }
+    }
+    let provider = builder.build();
     global::set_logger_provider(provider.clone());
     if let Err(e) = LogBridge::new(&provider).install(log::LevelFilter::Info) {
         eprintln!("log bridge: {e}");
     }
     provider
-}
-
-/// With `OTEL_EXPORTER_OTLP_ENDPOINT` set, also exports over OTLP, configured entirely by the
-/// `OTEL_EXPORTER_OTLP_*` variables (protocol from `OTEL_EXPORTER_OTLP_PROTOCOL`). A bad
-/// setting is printed and the example goes on with the console only.
-#[cfg(any(feature = "grpc", feature = "http"))]
-fn with_otlp_from_env(builder: TracerProviderBuilder) -> TracerProviderBuilder {
-    use otlp_sdk::export::otlp::OtlpSpanExporter;
-    if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none() {
-        return builder;
-    }
-    match OtlpSpanExporter::builder().build() {
-        Ok(exporter) => builder.with_batch_exporter(exporter),
-        Err(e) => {
-            eprintln!("OTLP exporter not configured: {e}");
-            builder
-        }
-    }
-}
-
-#[cfg(not(any(feature = "grpc", feature = "http")))]
-fn with_otlp_from_env(builder: TracerProviderBuilder) -> TracerProviderBuilder {
-    if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
-        eprintln!("OTLP export needs the `grpc` or `http` feature; console only");
-    }
-    builder
 }
 
 /// Guide, "Creating a Span".
@@ -144,9 +155,10 @@ fn traced_function() {
 }
 
 fn main() {
+    let otlp = otlp_wanted();
     let resource = Resource::new([KeyValue::new(SERVICE_NAME, "my.service.name")]);
-    let tracer_provider = init_tracing(&resource);
-    let logger_provider = init_logging(&resource);
+    let tracer_provider = init_tracing(&resource, otlp);
+    let logger_provider = init_logging(&resource, otlp);
 
     do_work();
     do_nested_work();

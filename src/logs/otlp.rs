@@ -1,9 +1,8 @@
 //! Log records to OTLP protobuf (`ExportLogsServiceRequest`), grouped by instrumentation
 //! scope under the provider's resource.
 //!
-//! The OTLP log exporter (built on the exporter module's generic client) calls [`to_proto`];
-//! until it is wired in, only the tests do.
-#![allow(dead_code)]
+//! The OTLP log exporter (`export::otlp::OtlpLogExporter`) calls [`to_proto`].
+#![cfg_attr(not(any(feature = "grpc", feature = "http")), allow(dead_code))]
 
 use crate::attributes::KeyValue;
 use crate::logs::record::{AnyValue, LogData, LogRecord};

@@ -315,6 +315,10 @@ impl Sender {
 }
 
 #[cfg(any(feature = "grpc", feature = "http"))]
+mod log_exporter;
+#[cfg(any(feature = "grpc", feature = "http"))]
+pub use log_exporter::OtlpLogExporter;
+#[cfg(any(feature = "grpc", feature = "http"))]
 mod span_exporter;
 #[cfg(any(feature = "grpc", feature = "http"))]
 pub use span_exporter::OtlpSpanExporter;

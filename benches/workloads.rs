@@ -193,6 +193,12 @@ fn finish_spans(
 }
 
 fn span_workload(name: &str) -> bool {
+    if !matches!(
+        name,
+        "span_basic" | "span_attrs" | "span_nested" | "span_attrs_2threads"
+    ) {
+        return false;
+    }
     let (provider, tracer, exported) = span_setup();
     let (r, per) = match name {
         "span_basic" => (bench(1, |_| tracer.start("span_basic").end()), 1),
@@ -210,12 +216,140 @@ fn span_workload(name: &str) -> bool {
     true
 }
 
+// ------------------------------------------------------------------ export
+
+#[cfg(all(feature = "grpc", feature = "http"))]
+mod export {
+    use super::*;
+    use otlp_sdk::export::otlp::{OtlpSpanExporter, Protocol};
+    use std::sync::Mutex;
+
+    const SPANS: u64 = 1_000_000;
+    const QUEUE: usize = 1 << 20;
+    const BATCH: usize = 8192;
+
+    /// Counts what crosses the exporter boundary.
+    #[derive(Debug, Default)]
+    struct Counters {
+        handed: AtomicU64,
+        delivered: AtomicU64,
+        failed: AtomicU64,
+        batches: AtomicU64,
+        last_done: Mutex<Option<Instant>>,
+    }
+
+    #[derive(Debug)]
+    struct Counted(OtlpSpanExporter, Arc<Counters>);
+
+    impl SpanExporter for Counted {
+        fn export(&mut self, batch: &[Box<SpanData>]) -> SdkResult {
+            let n = batch.len() as u64;
+            self.1.handed.fetch_add(n, Ordering::Relaxed);
+            self.1.batches.fetch_add(1, Ordering::Relaxed);
+            let r = self.0.export(batch);
+            match &r {
+                Ok(()) => self.1.delivered.fetch_add(n, Ordering::Relaxed),
+                Err(_) => self.1.failed.fetch_add(n, Ordering::Relaxed),
+            };
+            *self.1.last_done.lock().unwrap() = Some(Instant::now());
+            r
+        }
+        fn set_resource(&mut self, r: &Resource) {
+            self.0.set_resource(r)
+        }
+        fn shutdown(&mut self) -> SdkResult {
+            self.0.shutdown()
+        }
+    }
+
+    fn peak_rss_mb() -> f64 {
+        // SAFETY: getrusage only writes into the zeroed struct we pass; RUSAGE_SELF is valid.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; the pointer is to a live, properly aligned rusage.
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+        ru.ru_maxrss as f64 / 1024.0
+    }
+
+    pub(super) fn run(name: &str) -> bool {
+        let (var, protocol, path) = match name {
+            "export_grpc_1m" => ("OTLP_SINK_GRPC", Protocol::Grpc, ""),
+            "export_http_1m" => ("OTLP_SINK_HTTP", Protocol::HttpProtobuf, "/v1/traces"),
+            _ => return false,
+        };
+        let Ok(base) = std::env::var(var) else {
+            eprintln!("{name}: {var} is not set");
+            std::process::exit(2);
+        };
+        let endpoint = format!("{}{path}", base.trim_end_matches('/'));
+        let exporter = OtlpSpanExporter::builder()
+            .with_endpoint(endpoint.clone())
+            .with_protocol(protocol)
+            .build()
+            .unwrap_or_else(|e| {
+                eprintln!("{name}: {e}");
+                std::process::exit(2);
+            });
+        let counters = Arc::new(Counters::default());
+        let processor = BatchSpanProcessor::with_config(
+            Counted(exporter, counters.clone()),
+            BatchConfig {
+                max_queue_size: QUEUE,
+                max_export_batch_size: BATCH,
+                scheduled_delay: Duration::from_secs(5),
+                export_timeout: Duration::from_secs(30),
+            },
+        );
+        let provider = TracerProvider::builder()
+            .with_resource(Resource::default())
+            .with_sampler(Sampler::AlwaysOn)
+            .with_span_processor(processor)
+            .build();
+        let tracer = provider.tracer("upstream-bench");
+
+        let start = Instant::now();
+        for _ in 0..SPANS {
+            span_attrs_op(&tracer);
+        }
+        let produce = start.elapsed();
+        let flush_ok = provider.force_flush().is_ok();
+        let shutdown_ok = provider.shutdown().is_ok();
+        let shut = Instant::now();
+        let last = counters.last_done.lock().unwrap().unwrap_or(shut);
+        let wall = shut.max(last).duration_since(start);
+
+        let stats = provider.pipeline_stats();
+        let handed = counters.handed.load(Ordering::Relaxed);
+        let delivered = counters.delivered.load(Ordering::Relaxed);
+        let dropped = SPANS.saturating_sub(handed);
+        let wall_s = wall.as_secs_f64();
+        println!(
+            "{name} ns_per_op={:.1} spans_per_s={:.0} dropped={dropped} dropped_pct={:.2} peak_rss_mb={:.0} runs=1 wall_s={wall_s:.3} produce_s={:.3} spans_created={SPANS} handed_to_exporter={handed} delivered={delivered} export_failed={} batches={} bsp_queue={QUEUE} bsp_batch={BATCH} bsp_dropped={} flush_ok={flush_ok} shutdown_ok={shutdown_ok} endpoint={endpoint}",
+            wall.as_nanos() as f64 / SPANS as f64,
+            delivered as f64 / wall_s,
+            100.0 * dropped as f64 / SPANS as f64,
+            peak_rss_mb(),
+            produce.as_secs_f64(),
+            counters.failed.load(Ordering::Relaxed),
+            counters.batches.load(Ordering::Relaxed),
+            stats.dropped,
+        );
+        true
+    }
+}
+
+#[cfg(not(all(feature = "grpc", feature = "http")))]
+mod export {
+    pub(super) fn run(_name: &str) -> bool {
+        false
+    }
+}
+
 fn main() {
     let Some(name) = std::env::args().skip(1).find(|a| !a.starts_with('-')) else {
         eprintln!("usage: cargo bench --bench workloads -- NAME");
         std::process::exit(2);
     };
-    if !span_workload(&name) {
+    if !span_workload(&name) && !export::run(&name) {
         eprintln!("unknown workload {name}");
         std::process::exit(1);
     }

@@ -232,8 +232,6 @@ mod export {
     #[derive(Debug, Default)]
     struct Counters {
         handed: AtomicU64,
-        delivered: AtomicU64,
-        failed: AtomicU64,
         batches: AtomicU64,
         last_done: Mutex<Option<Instant>>,
     }
@@ -247,18 +245,19 @@ mod export {
             self.1.handed.fetch_add(n, Ordering::Relaxed);
             self.1.batches.fetch_add(1, Ordering::Relaxed);
             let r = self.0.export(batch);
-            match &r {
-                Ok(()) => self.1.delivered.fetch_add(n, Ordering::Relaxed),
-                Err(_) => self.1.failed.fetch_add(n, Ordering::Relaxed),
-            };
             *self.1.last_done.lock().unwrap() = Some(Instant::now());
             r
         }
         fn set_resource(&mut self, r: &Resource) {
             self.0.set_resource(r)
         }
+        fn force_flush(&mut self) -> SdkResult {
+            self.0.force_flush()
+        }
         fn shutdown(&mut self) -> SdkResult {
-            self.0.shutdown()
+            let r = self.0.shutdown();
+            *self.1.last_done.lock().unwrap() = Some(Instant::now());
+            r
         }
     }
 
@@ -288,7 +287,11 @@ mod export {
             .unwrap_or_else(|e| {
                 eprintln!("{name}: {e}");
                 std::process::exit(2);
-            });
+            })
+            // Encode the next batch while the previous one travels (see the anchors'
+            // definition: how many exports are in flight is the implementation's choice).
+            .with_max_in_flight(2);
+        let client_stats = exporter.stats();
         let counters = Arc::new(Counters::default());
         let processor = BatchSpanProcessor::with_config(
             Counted(exporter, counters.clone()),
@@ -319,7 +322,8 @@ mod export {
 
         let stats = provider.pipeline_stats();
         let handed = counters.handed.load(Ordering::Relaxed);
-        let delivered = counters.delivered.load(Ordering::Relaxed);
+        // Acknowledged by the collector, counted per request outcome by the client.
+        let delivered = client_stats.exported();
         let dropped = SPANS.saturating_sub(handed);
         let wall_s = wall.as_secs_f64();
         println!(
@@ -329,7 +333,7 @@ mod export {
             100.0 * dropped as f64 / SPANS as f64,
             peak_rss_mb(),
             produce.as_secs_f64(),
-            counters.failed.load(Ordering::Relaxed),
+            client_stats.failed(),
             counters.batches.load(Ordering::Relaxed),
             stats.dropped,
         );

@@ -1,11 +1,12 @@
 //! [`OtlpSpanExporter`]: spans over OTLP.
 
+use std::collections::VecDeque;
 use std::fmt;
 
 use super::config::{Protocol, Signal};
 use super::encode;
 use super::json::OtlpJson;
-use super::transport::{ExportStats, OtlpClient};
+use super::transport::{ExportStats, OtlpClient, Pending};
 use super::OtlpExporterBuilder;
 use crate::error::{ConfigError, SdkResult};
 use crate::export::wire;
@@ -23,6 +24,10 @@ pub struct OtlpSpanExporter {
     /// Reused between exports: protobuf requests are written straight from the span records
     /// into this buffer (see `export::wire`).
     buf: Vec<u8>,
+    /// Requests sent whose outcome is not collected yet (at most `max_in_flight - 1` between
+    /// calls).
+    in_flight: VecDeque<Pending>,
+    max_in_flight: usize,
 }
 
 impl OtlpSpanExporter {
@@ -32,9 +37,37 @@ impl OtlpSpanExporter {
     }
 
     /// The exporter's counters (a shared handle that stays current after the exporter is
-    /// moved into a processor).
+    /// moved into a processor). They count every span by the outcome of its request, exactly,
+    /// whatever [`OtlpSpanExporter::with_max_in_flight`] is.
     pub fn stats(&self) -> ExportStats {
         self.client.stats()
+    }
+
+    /// Lets up to `n` requests be in flight at once (default 1). With `n > 1`, `export`
+    /// returns as soon as the batch is encoded and handed to the transport while fewer than
+    /// `n` requests are outstanding, so the next batch is encoded while earlier ones travel:
+    /// throughput rises, and each `export` result then reports the hand-off plus the outcome
+    /// of the earlier requests it waited for. `force_flush` and `shutdown` wait for every
+    /// request. Per-span outcomes are always exact in [`OtlpSpanExporter::stats`].
+    pub fn with_max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.max(1);
+        self
+    }
+
+    /// Collects outcomes until at most `keep` requests are outstanding; the first failure is
+    /// returned (all are counted in the stats and the failures reported).
+    fn settle(&mut self, keep: usize) -> SdkResult {
+        let mut res = Ok(());
+        while self.in_flight.len() > keep {
+            if let Some(p) = self.in_flight.pop_front() {
+                if let Err(e) = self.client.complete::<ExportTraceServiceRequest>(p) {
+                    if res.is_ok() {
+                        res = Err(e);
+                    }
+                }
+            }
+        }
+        res
     }
 }
 
@@ -46,6 +79,8 @@ impl OtlpExporterBuilder<OtlpSpanExporter> {
             client,
             resource: Resource::default(),
             buf: Vec::new(),
+            in_flight: VecDeque::new(),
+            max_in_flight: 1,
         })
     }
 }
@@ -78,8 +113,16 @@ impl SpanExporter for OtlpSpanExporter {
             // the exact size and keep the (large) buffer for the next batch.
             self.buf.clone()
         };
-        self.client
-            .export_body::<ExportTraceServiceRequest>(body, batch.len())
+        let submitted = self
+            .client
+            .submit(body, batch.len())
+            .map(|p| self.in_flight.push_back(p));
+        let settled = self.settle(self.max_in_flight - 1);
+        submitted.and(settled)
+    }
+
+    fn force_flush(&mut self) -> SdkResult {
+        self.settle(0)
     }
 
     fn set_resource(&mut self, resource: &Resource) {
@@ -87,6 +130,7 @@ impl SpanExporter for OtlpSpanExporter {
     }
 
     fn shutdown(&mut self) -> SdkResult {
-        self.client.shutdown()
+        let settled = self.settle(0);
+        self.client.shutdown().and(settled)
     }
 }

@@ -124,6 +124,13 @@ impl fmt::Debug for ExportStats {
     }
 }
 
+/// A request handed to the export thread whose outcome has not been collected yet.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    reply: mpsc::Receiver<Result<Bytes, SdkError>>,
+    items: u64,
+}
+
 struct Job {
     body: Bytes,
     reply: mpsc::SyncSender<Result<Bytes, SdkError>>,
@@ -226,10 +233,64 @@ impl OtlpClient {
     /// Like [`OtlpClient::export`], for a request already encoded for this client's protocol
     /// (protobuf bytes of `R`, or its OTLP/JSON text).
     pub(crate) fn export_body<R: OtlpRequest>(&self, body: Vec<u8>, items: usize) -> SdkResult {
-        debug_assert_eq!(R::SIGNAL, self.signal, "request of another signal");
+        let pending = self.submit(body, items)?;
+        self.complete::<R>(pending)
+    }
+
+    /// Hands an encoded request to the export thread without waiting for its outcome; pass
+    /// the returned [`Pending`] to [`OtlpClient::complete`]. Several requests may be in flight.
+    pub(crate) fn submit(&self, mut body: Vec<u8>, items: usize) -> Result<Pending, SdkError> {
         let items = items as u64;
         self.stats.0.requests.fetch_add(1, Ordering::Relaxed);
-        let result = self.send(body).and_then(|resp| self.decode::<R>(&resp));
+        let fail = |e: SdkError| {
+            self.stats.0.failed.fetch_add(items, Ordering::Relaxed);
+            self.stats.0.failed_requests.fetch_add(1, Ordering::Relaxed);
+            e
+        };
+        // gRPC compresses inside tonic (per message); HTTP compresses the whole body here.
+        if self.protocol.is_http() && self.compression == Compression::Gzip {
+            body = gzip(&body).map_err(fail)?;
+        }
+        let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+        {
+            let jobs = self
+                .jobs
+                .lock()
+                .map_err(|_| fail(SdkError::failed("exporter lock poisoned")))?;
+            let jobs = jobs
+                .as_ref()
+                .ok_or_else(|| fail(SdkError::AlreadyShutdown))?;
+            jobs.send(Job {
+                body: Bytes::from(body),
+                reply: reply_tx,
+            })
+            .map_err(|_| fail(SdkError::failed("the export thread has stopped")))?;
+        }
+        Ok(Pending {
+            reply: reply_rx,
+            items,
+        })
+    }
+
+    /// Waits for the outcome of a submitted request and counts it: success (possibly partial:
+    /// rejected items are counted and reported once), or the error after retries or at the
+    /// timeout.
+    pub(crate) fn complete<R: OtlpRequest>(&self, pending: Pending) -> SdkResult {
+        debug_assert_eq!(R::SIGNAL, self.signal, "request of another signal");
+        let items = pending.items;
+        // The export thread enforces the timeout; the margin only guards against a stuck
+        // thread.
+        let reply = match pending
+            .reply
+            .recv_timeout(self.timeout + Duration::from_secs(2))
+        {
+            Ok(r) => r,
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(SdkError::Timeout(self.timeout)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err(SdkError::failed("the export thread has stopped"))
+            }
+        };
+        let result = reply.and_then(|resp| self.decode::<R>(&resp));
         match result {
             Ok(rejected) => {
                 let rejected = rejected.min(items);
@@ -244,35 +305,6 @@ impl OtlpClient {
                 self.stats.0.failed.fetch_add(items, Ordering::Relaxed);
                 self.stats.0.failed_requests.fetch_add(1, Ordering::Relaxed);
                 Err(e)
-            }
-        }
-    }
-
-    fn send(&self, mut body: Vec<u8>) -> Result<Bytes, SdkError> {
-        // gRPC compresses inside tonic (per message); HTTP compresses the whole body here.
-        if self.protocol.is_http() && self.compression == Compression::Gzip {
-            body = gzip(&body)?;
-        }
-        let (reply_tx, reply_rx) = mpsc::sync_channel(1);
-        {
-            let jobs = self
-                .jobs
-                .lock()
-                .map_err(|_| SdkError::failed("exporter lock poisoned"))?;
-            let jobs = jobs.as_ref().ok_or(SdkError::AlreadyShutdown)?;
-            jobs.send(Job {
-                body: Bytes::from(body),
-                reply: reply_tx,
-            })
-            .map_err(|_| SdkError::failed("the export thread has stopped"))?;
-        }
-        // The export thread enforces the timeout; the margin only guards against a stuck
-        // thread.
-        match reply_rx.recv_timeout(self.timeout + Duration::from_secs(2)) {
-            Ok(r) => r,
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(SdkError::Timeout(self.timeout)),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                Err(SdkError::failed("the export thread has stopped"))
             }
         }
     }

@@ -48,6 +48,7 @@ mod env;
 mod error;
 pub mod export;
 pub mod global;
+pub mod metrics;
 pub mod pipeline;
 pub mod proto;
 pub mod resource;

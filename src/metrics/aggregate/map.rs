@@ -1,0 +1,501 @@
+//! The series map of one stream: attribute slices to cache-line-aligned cells, with a
+//! per-thread cache in front so that recording on a known series locks nothing.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::attrs::{
+    canonicalize, eq_any_order, eq_in_order, hash_attrs, mix, unique_keys, AttrFilter,
+};
+use crate::attributes::KeyValue;
+use crate::metrics::exemplar::Reservoir;
+
+/// The attribute of the series that takes measurements beyond the cardinality limit.
+pub(crate) const OVERFLOW_KEY: &str = "otel.metric.overflow";
+
+const LIVE: u8 = 0;
+const IDLE: u8 = 1;
+const DEAD: u8 = 2;
+
+/// One series: its cell, canonical attributes and exemplars. Aligned to a cache line so
+/// that two series never share one (no false sharing between threads recording to
+/// different series).
+#[repr(align(64))]
+pub(crate) struct Series<C> {
+    pub(crate) cell: C,
+    state: AtomicU8,
+    touched: AtomicBool,
+    overflow: bool,
+    pub(crate) attrs: Vec<KeyValue>,
+    pub(crate) exemplars: Option<Mutex<Reservoir>>,
+}
+
+impl<C> Series<C> {
+    /// Marks the series as updated (after the cell was updated).
+    #[inline]
+    pub(crate) fn touch(&self) {
+        if !self.touched.load(Ordering::Relaxed) {
+            self.touched.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// One attribute slice, as given by the application, resolved to its series.
+pub(crate) struct Alias<C> {
+    pub(crate) raw: Box<[KeyValue]>,
+    unique: bool,
+    /// The map's overflow generation when this alias was made (see `overflow_gen`).
+    gen: u64,
+    pub(crate) series: Arc<Series<C>>,
+}
+
+/// Identity hasher for maps keyed by our own 64-bit hashes.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Prehash = BuildHasherDefault<Prehashed>;
+
+struct Inner<C> {
+    aliases: HashMap<u64, Vec<Arc<Alias<C>>>, Prehash>,
+    alias_count: usize,
+    series: HashMap<u64, Vec<Arc<Series<C>>>, Prehash>,
+    /// Live series in creation order (overflow excluded).
+    order: Vec<Arc<Series<C>>>,
+    overflow: Option<Arc<Series<C>>>,
+}
+
+/// The series of one stream.
+pub(crate) struct ValueMap<C> {
+    id: u64,
+    /// Bumped when a delta collection frees room under the cardinality limit: aliases to the
+    /// overflow series made before are then re-resolved, so new sets can get their own series.
+    overflow_gen: AtomicU64,
+    inner: Mutex<Inner<C>>,
+    limit: usize,
+    filter: Option<Arc<AttrFilter>>,
+    delta: bool,
+}
+
+const SLOTS: usize = 512;
+const HASH_SALT: u64 = 0x5555_5555_5555_5555;
+
+#[derive(Default)]
+struct Slot {
+    map: u64,
+    key: u64,
+    by_ptr: bool,
+    alias: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl Slot {
+    #[inline(always)]
+    fn get<C: Send + Sync + 'static>(&self, map: u64, key: u64, by_ptr: bool) -> Option<&Alias<C>> {
+        if self.map == map && self.key == key && self.by_ptr == by_ptr {
+            self.alias.as_deref()?.downcast_ref::<Alias<C>>()
+        } else {
+            None
+        }
+    }
+}
+
+thread_local! {
+    static CACHE: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
+}
+
+#[inline(always)]
+fn slot_index(map: u64, key: u64) -> usize {
+    (mix(map, key) as usize) & (SLOTS - 1)
+}
+
+fn next_map_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl<C: Send + Sync + 'static> ValueMap<C> {
+    pub(crate) fn new(limit: usize, filter: Option<Arc<AttrFilter>>, delta: bool) -> Self {
+        ValueMap {
+            id: next_map_id(),
+            overflow_gen: AtomicU64::new(0),
+            inner: Mutex::new(Inner {
+                aliases: HashMap::default(),
+                alias_count: 0,
+                series: HashMap::default(),
+                order: Vec::new(),
+                overflow: None,
+            }),
+            limit: limit.max(1),
+            filter,
+            delta,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<C>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `true` while a recorder may use `alias`'s series directly.
+    #[inline(always)]
+    pub(crate) fn is_current(&self, alias: &Alias<C>) -> bool {
+        alias.series.state.load(Ordering::Relaxed) == LIVE
+            && (!alias.series.overflow || alias.gen == self.overflow_gen.load(Ordering::Relaxed))
+    }
+
+    /// Runs `f` on the series of `attrs`, creating it if needed (with `make`).
+    #[inline]
+    pub(crate) fn with_series(
+        &self,
+        attrs: &[KeyValue],
+        make: impl Fn() -> (C, Option<Mutex<Reservoir>>),
+        f: impl Fn(&Series<C>),
+    ) {
+        let done = CACHE
+            .try_with(|cache| {
+                let Ok(mut slots) = cache.try_borrow_mut() else {
+                    return false;
+                };
+                if slots.is_empty() {
+                    slots.resize_with(SLOTS, Slot::default);
+                }
+                let ptr = attrs.as_ptr() as usize as u64;
+                let pi = slot_index(self.id, ptr);
+                if let Some(a) = slots[pi].get::<C>(self.id, ptr, true) {
+                    if eq_in_order(&a.raw, attrs) && self.is_current(a) {
+                        f(&a.series);
+                        return true;
+                    }
+                }
+                self.lookup_by_hash(&mut slots, pi, ptr, attrs, &make, &f);
+                true
+            })
+            .unwrap_or(false);
+        if !done {
+            // No thread-local cache (thread teardown or re-entrancy): the shared map.
+            let alias = self.resolve(attrs, &make);
+            f(&alias.series);
+        }
+    }
+
+    #[inline(never)]
+    fn lookup_by_hash(
+        &self,
+        slots: &mut [Slot],
+        pi: usize,
+        ptr: u64,
+        attrs: &[KeyValue],
+        make: &dyn Fn() -> (C, Option<Mutex<Reservoir>>),
+        f: &dyn Fn(&Series<C>),
+    ) {
+        let h = hash_attrs(attrs);
+        let hi = slot_index(self.id, h ^ HASH_SALT);
+        if let Some(a) = slots[hi].get::<C>(self.id, h, false) {
+            if eq_any_order(&a.raw, a.unique, attrs) && self.is_current(a) {
+                f(&a.series);
+                let in_order = eq_in_order(&a.raw, attrs);
+                let ptr_slot_free = slots[pi].map == 0
+                    || slots[pi]
+                        .get::<C>(slots[pi].map, slots[pi].key, true)
+                        .is_some_and(|old| !self.is_current(old));
+                if in_order && ptr_slot_free {
+                    let alias = slots[hi].alias.clone();
+                    slots[pi] = Slot {
+                        map: self.id,
+                        key: ptr,
+                        by_ptr: true,
+                        alias,
+                    };
+                }
+                return;
+            }
+        }
+        let alias = self.resolve_hashed(attrs, h, make);
+        f(&alias.series);
+        let in_order = eq_in_order(&alias.raw, attrs);
+        let any: Arc<dyn Any + Send + Sync> = alias;
+        if in_order {
+            slots[pi] = Slot {
+                map: self.id,
+                key: ptr,
+                by_ptr: true,
+                alias: Some(Arc::clone(&any)),
+            };
+        }
+        slots[hi] = Slot {
+            map: self.id,
+            key: h,
+            by_ptr: false,
+            alias: Some(any),
+        };
+    }
+
+    /// The alias of `attrs`, through the shared map (locks the stream's mutex).
+    pub(crate) fn resolve(
+        &self,
+        attrs: &[KeyValue],
+        make: &dyn Fn() -> (C, Option<Mutex<Reservoir>>),
+    ) -> Arc<Alias<C>> {
+        self.resolve_hashed(attrs, hash_attrs(attrs), make)
+    }
+
+    #[cold]
+    fn resolve_hashed(
+        &self,
+        attrs: &[KeyValue],
+        h: u64,
+        make: &dyn Fn() -> (C, Option<Mutex<Reservoir>>),
+    ) -> Arc<Alias<C>> {
+        let gen = self.overflow_gen.load(Ordering::Relaxed);
+        let mut g = self.lock();
+        if let Some(list) = g.aliases.get(&h) {
+            if let Some(a) = list
+                .iter()
+                .find(|a| eq_any_order(&a.raw, a.unique, attrs) && a.gen == gen)
+            {
+                revive(&a.series);
+                return Arc::clone(a);
+            }
+        }
+        let canon = canonicalize(attrs, self.filter.as_deref());
+        let ch = hash_attrs(&canon);
+        let found = g
+            .series
+            .get(&ch)
+            .and_then(|l| l.iter().find(|s| eq_in_order(&s.attrs, &canon)).cloned());
+        let series = match found {
+            Some(s) => s,
+            None if g.order.len() < self.limit - 1 => {
+                let (cell, exemplars) = make();
+                let s = Arc::new(new_series(cell, canon, exemplars, false));
+                g.series.entry(ch).or_default().push(Arc::clone(&s));
+                g.order.push(Arc::clone(&s));
+                s
+            }
+            None => match &g.overflow {
+                Some(o) => Arc::clone(o),
+                None => {
+                    let (cell, exemplars) = make();
+                    let attrs = vec![KeyValue::new(OVERFLOW_KEY, true)];
+                    let s = Arc::new(new_series(cell, attrs, exemplars, true));
+                    g.overflow = Some(Arc::clone(&s));
+                    s
+                }
+            },
+        };
+        revive(&series);
+        let alias = Arc::new(Alias {
+            raw: attrs.into(),
+            unique: unique_keys(attrs),
+            gen,
+            series,
+        });
+        let cap = self.limit.saturating_mul(4).max(1024);
+        if g.alias_count < cap {
+            g.aliases.entry(h).or_default().push(Arc::clone(&alias));
+            g.alias_count += 1;
+        }
+        alias
+    }
+
+    /// Produces one point per series with something to report, in creation order (the
+    /// overflow series last). Delta maps reset what they report and reclaim series unused
+    /// for a whole interval (see the module docs).
+    pub(crate) fn collect<P>(&self, mut point: impl FnMut(&Series<C>, bool) -> P) -> Vec<P> {
+        let mut g = self.lock();
+        let mut out = Vec::new();
+        if !self.delta {
+            for s in g.order.iter().chain(g.overflow.iter()) {
+                if s.touched.load(Ordering::Acquire) {
+                    out.push(point(s, false));
+                }
+            }
+            return out;
+        }
+        let mut step = |s: &Series<C>| -> bool {
+            if s.touched.swap(false, Ordering::Acquire) {
+                s.state.store(LIVE, Ordering::Relaxed);
+                out.push(point(s, true));
+                true
+            } else if s.state.load(Ordering::Relaxed) == LIVE {
+                s.state.store(IDLE, Ordering::Relaxed);
+                true
+            } else {
+                s.state.store(DEAD, Ordering::Relaxed);
+                false
+            }
+        };
+        let before = g.order.len();
+        g.order.retain(|s| step(s));
+        let mut removed = g.order.len() != before;
+        if let Some(o) = g.overflow.clone() {
+            if !step(&o) {
+                g.overflow = None;
+                removed = true;
+            }
+        }
+        if removed {
+            g.series.retain(|_, l| {
+                l.retain(|s| s.state.load(Ordering::Relaxed) != DEAD);
+                !l.is_empty()
+            });
+            self.overflow_gen.fetch_add(1, Ordering::Relaxed);
+            g.aliases.retain(|_, l| {
+                l.retain(|a| a.series.state.load(Ordering::Relaxed) != DEAD && !a.series.overflow);
+                !l.is_empty()
+            });
+            g.alias_count = g.aliases.values().map(Vec::len).sum();
+        }
+        out
+    }
+
+    #[cfg(test)]
+    pub(crate) fn series_count(&self) -> usize {
+        let g = self.lock();
+        g.order.len() + usize::from(g.overflow.is_some())
+    }
+}
+
+fn new_series<C>(
+    cell: C,
+    attrs: Vec<KeyValue>,
+    exemplars: Option<Mutex<Reservoir>>,
+    overflow: bool,
+) -> Series<C> {
+    Series {
+        cell,
+        state: AtomicU8::new(LIVE),
+        touched: AtomicBool::new(false),
+        overflow,
+        attrs,
+        exemplars,
+    }
+}
+
+/// Under the map's mutex: an idle series found by a recorder becomes live again.
+fn revive<C>(s: &Series<C>) {
+    if s.state.load(Ordering::Relaxed) == IDLE {
+        s.state.store(LIVE, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+
+    fn map(limit: usize, delta: bool) -> ValueMap<AtomicU64> {
+        ValueMap::new(limit, None, delta)
+    }
+
+    fn add(m: &ValueMap<AtomicU64>, attrs: &[KeyValue], v: u64) {
+        m.with_series(
+            attrs,
+            || (AtomicU64::new(0), None),
+            |s| {
+                s.cell.fetch_add(v, Ordering::Relaxed);
+                s.touch();
+            },
+        );
+    }
+
+    fn read(m: &ValueMap<AtomicU64>) -> Vec<(Vec<KeyValue>, u64)> {
+        m.collect(|s, reset| {
+            let v = if reset {
+                s.cell.swap(0, Ordering::Relaxed)
+            } else {
+                s.cell.load(Ordering::Relaxed)
+            };
+            (s.attrs.clone(), v)
+        })
+    }
+
+    #[test]
+    fn same_set_in_any_order_and_via_any_path_is_one_series() {
+        let m = map(100, false);
+        let a = [KeyValue::new("a", 1), KeyValue::new("b", 2)];
+        let b = [KeyValue::new("b", 2), KeyValue::new("a", 1)];
+        for _ in 0..3 {
+            add(&m, &a, 1);
+            add(&m, &b, 1);
+            add(&m, &[KeyValue::new("b", 2), KeyValue::new("a", 1)], 1);
+        }
+        let pts = read(&m);
+        assert_eq!(pts.len(), 1);
+        assert_eq!(pts[0].1, 9);
+        assert_eq!(pts[0].0, a.to_vec());
+    }
+
+    #[test]
+    fn a_reused_slice_with_new_contents_is_not_confused() {
+        let m = map(100, false);
+        let mut v = vec![KeyValue::new("k", "one")];
+        add(&m, &v, 1);
+        v[0] = KeyValue::new("k", "two"); // same address, new contents
+        add(&m, &v, 10);
+        let mut pts = read(&m);
+        pts.sort_by_key(|p| p.1);
+        assert_eq!(pts.len(), 2);
+        assert_eq!((pts[0].1, pts[1].1), (1, 10));
+    }
+
+    #[test]
+    fn cardinality_limit_sends_extra_sets_to_the_overflow_series() {
+        let m = map(4, false);
+        for i in 0..10i64 {
+            add(&m, &[KeyValue::new("i", i)], 1);
+        }
+        let pts = read(&m);
+        assert_eq!(pts.len(), 4, "limit counts the overflow series");
+        assert_eq!(pts[3].0, vec![KeyValue::new(OVERFLOW_KEY, true)]);
+        assert_eq!(pts[3].1, 7);
+        assert_eq!(pts.iter().map(|p| p.1).sum::<u64>(), 10);
+    }
+
+    #[test]
+    fn delta_reclaims_series_unused_for_a_whole_interval() {
+        let m = map(3, true);
+        add(&m, &[KeyValue::new("i", 1)], 1);
+        add(&m, &[KeyValue::new("i", 2)], 1);
+        add(&m, &[KeyValue::new("i", 3)], 1); // overflow
+        assert_eq!(read(&m).len(), 3);
+        assert_eq!(m.series_count(), 3);
+        add(&m, &[KeyValue::new("i", 1)], 5);
+        assert_eq!(read(&m), vec![(vec![KeyValue::new("i", 1)], 5)]);
+        // i=2 and overflow were idle for one interval: gone after the next collection.
+        assert!(read(&m).is_empty());
+        assert_eq!(m.series_count(), 1, "i=1 is idle, not yet removed");
+        // room again: i=3 now gets its own series (its cached overflow alias is stale).
+        add(&m, &[KeyValue::new("i", 3)], 2);
+        assert_eq!(read(&m), vec![(vec![KeyValue::new("i", 3)], 2)]);
+        assert_eq!(m.series_count(), 1, "i=1 removed, i=3 live");
+    }
+
+    #[test]
+    fn idle_series_revived_by_a_recorder_keeps_its_measurements() {
+        let m = map(10, true);
+        let attrs = [KeyValue::new("k", 1)];
+        add(&m, &attrs, 1);
+        assert_eq!(read(&m).len(), 1);
+        assert!(read(&m).is_empty()); // now idle
+        add(&m, &attrs, 4); // cached alias sees IDLE, goes through the mutex, revives
+        assert_eq!(read(&m), vec![(attrs.to_vec(), 4)]);
+        assert_eq!(m.series_count(), 1);
+    }
+}

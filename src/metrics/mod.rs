@@ -54,12 +54,14 @@
 //!    last value winning, view attribute filter applied, cardinality limit enforced) and fills
 //!    the cache slot.
 //!
-//! Series are reference counted (`Arc`), so a cached pointer is always valid memory. Delta
-//! streams reclaim unused series in two phases: a series untouched during one interval is
-//! marked idle (recorders that see the mark re-resolve through the mutex, which revives it),
-//! and is removed at the next collection if it is still idle and untouched. A measurement
-//! could only be lost if a thread stalled for a whole export interval between the two
-//! instructions that check the mark and update the cell.
+//! Series are reference counted (`Arc`), so a cached pointer is always valid memory.
+//! Cumulative streams never remove series, and mark a series as recorded with a plain load
+//! once marked. Delta streams reclaim series unused for two intervals: there, a recorder
+//! announces its update on the series' state word (one atomic add before, one after), and
+//! the collector removes a series only with a compare-and-swap that requires no update in
+//! flight and none completed since the previous collection. A recorder that finds the
+//! series removed records through the map again, so a measurement is never lost and never
+//! counted twice.
 //!
 //! Exponential histograms keep a small mutex per series (rescaling touches every bucket);
 //! exemplar reservoirs are only locked when a measurement is actually offered (by default:

@@ -5,7 +5,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::attrs::{
@@ -17,9 +17,20 @@ use crate::metrics::exemplar::Reservoir;
 /// The attribute of the series that takes measurements beyond the cardinality limit.
 pub(crate) const OVERFLOW_KEY: &str = "otel.metric.overflow";
 
-const LIVE: u8 = 0;
-const IDLE: u8 = 1;
-const DEAD: u8 = 2;
+// The series' state word:
+// - bits 0..32: recorders currently updating the cell (delta streams);
+// - IDLE (delta): not updated during the last interval;
+// - DEAD (delta): removed from the map; recorders must go through the map again;
+// - TOUCHED (cumulative): recorded at least once;
+// - bits 40..64: updates completed (delta, wrapping), compared by the collector with the
+//   count it saw at the previous collection.
+const INFLIGHT_ONE: u64 = 1;
+const INFLIGHT_MASK: u64 = 0xFFFF_FFFF;
+const IDLE: u64 = 1 << 32;
+const DEAD: u64 = 1 << 33;
+const TOUCHED: u64 = 1 << 34;
+const COMPLETED_SHIFT: u32 = 40;
+const COMPLETED_ONE: u64 = 1 << COMPLETED_SHIFT;
 
 /// One series: its cell, canonical attributes and exemplars. Aligned to a cache line so
 /// that two series never share one (no false sharing between threads recording to
@@ -27,20 +38,45 @@ const DEAD: u8 = 2;
 #[repr(align(64))]
 pub(crate) struct Series<C> {
     pub(crate) cell: C,
-    state: AtomicU8,
-    touched: AtomicBool,
+    word: AtomicU64,
+    /// Delta: the completed-update count seen by the previous collection (collector only).
+    seen: AtomicU64,
     overflow: bool,
     pub(crate) attrs: Vec<KeyValue>,
     pub(crate) exemplars: Option<Mutex<Reservoir>>,
 }
 
 impl<C> Series<C> {
-    /// Marks the series as updated (after the cell was updated).
-    #[inline]
+    /// Cumulative: marks the series as recorded (a plain load once marked).
+    #[inline(always)]
     pub(crate) fn touch(&self) {
-        if !self.touched.load(Ordering::Relaxed) {
-            self.touched.store(true, Ordering::Release);
+        if self.word.load(Ordering::Relaxed) & TOUCHED == 0 {
+            self.word.fetch_or(TOUCHED, Ordering::Release);
         }
+    }
+
+    /// Delta: announces an update of the cell. `false` when the series was reclaimed: the
+    /// caller must record through the map instead. Pair with [`Series::end_update`].
+    ///
+    /// The collector only reclaims a series with no update in flight and none completed
+    /// during two intervals, with a compare-and-swap on this same word, so an update is
+    /// either seen by a collection or refused here: never lost, never counted twice.
+    #[inline(always)]
+    pub(crate) fn begin_update(&self) -> bool {
+        let prev = self.word.fetch_add(INFLIGHT_ONE, Ordering::Acquire);
+        if prev & DEAD != 0 {
+            self.word.fetch_sub(INFLIGHT_ONE, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Delta: the update announced by [`Series::begin_update`] is done.
+    #[inline(always)]
+    pub(crate) fn end_update(&self) {
+        // one more completed, one less in flight (in flight >= 1: no borrow)
+        self.word
+            .fetch_add(COMPLETED_ONE - INFLIGHT_ONE, Ordering::Release);
     }
 }
 
@@ -155,7 +191,7 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
     /// `true` while a recorder may use `alias`'s series directly.
     #[inline(always)]
     pub(crate) fn is_current(&self, alias: &Alias<C>) -> bool {
-        alias.series.state.load(Ordering::Relaxed) == LIVE
+        alias.series.word.load(Ordering::Relaxed) & DEAD == 0
             && (!alias.series.overflow || alias.gen == self.overflow_gen.load(Ordering::Relaxed))
     }
 
@@ -269,7 +305,6 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
                 .iter()
                 .find(|a| eq_any_order(&a.raw, a.unique, attrs) && a.gen == gen)
             {
-                revive(&a.series);
                 return Arc::clone(a);
             }
         }
@@ -299,7 +334,6 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
                 }
             },
         };
-        revive(&series);
         let alias = Arc::new(Alias {
             raw: attrs.into(),
             unique: unique_keys(attrs),
@@ -322,23 +356,34 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
         let mut out = Vec::new();
         if !self.delta {
             for s in g.order.iter().chain(g.overflow.iter()) {
-                if s.touched.load(Ordering::Acquire) {
+                if s.word.load(Ordering::Acquire) & TOUCHED != 0 {
                     out.push(point(s, false));
                 }
             }
             return out;
         }
+        // Returns whether the series stays.
         let mut step = |s: &Series<C>| -> bool {
-            if s.touched.swap(false, Ordering::Acquire) {
-                s.state.store(LIVE, Ordering::Relaxed);
-                out.push(point(s, true));
+            let w = s.word.load(Ordering::Acquire);
+            let completed = w >> COMPLETED_SHIFT;
+            let seen = s.seen.swap(completed, Ordering::Relaxed);
+            if completed != seen || w & INFLIGHT_MASK != 0 {
+                if w & IDLE != 0 {
+                    s.word.fetch_and(!IDLE, Ordering::Relaxed);
+                }
+                if completed != seen {
+                    out.push(point(s, true));
+                }
                 true
-            } else if s.state.load(Ordering::Relaxed) == LIVE {
-                s.state.store(IDLE, Ordering::Relaxed);
+            } else if w & IDLE == 0 {
+                s.word.fetch_or(IDLE, Ordering::Relaxed);
                 true
             } else {
-                s.state.store(DEAD, Ordering::Relaxed);
-                false
+                // Idle for a whole interval, nothing in flight: reclaim, unless a recorder
+                // started meanwhile (the exchange then fails; collected next time).
+                s.word
+                    .compare_exchange(w, w | DEAD, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
             }
         };
         let before = g.order.len();
@@ -352,12 +397,14 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
         }
         if removed {
             g.series.retain(|_, l| {
-                l.retain(|s| s.state.load(Ordering::Relaxed) != DEAD);
+                l.retain(|s| s.word.load(Ordering::Relaxed) & DEAD == 0);
                 !l.is_empty()
             });
             self.overflow_gen.fetch_add(1, Ordering::Relaxed);
             g.aliases.retain(|_, l| {
-                l.retain(|a| a.series.state.load(Ordering::Relaxed) != DEAD && !a.series.overflow);
+                l.retain(|a| {
+                    a.series.word.load(Ordering::Relaxed) & DEAD == 0 && !a.series.overflow
+                });
                 !l.is_empty()
             });
             g.alias_count = g.aliases.values().map(Vec::len).sum();
@@ -380,18 +427,11 @@ fn new_series<C>(
 ) -> Series<C> {
     Series {
         cell,
-        state: AtomicU8::new(LIVE),
-        touched: AtomicBool::new(false),
+        word: AtomicU64::new(0),
+        seen: AtomicU64::new(0),
         overflow,
         attrs,
         exemplars,
-    }
-}
-
-/// Under the map's mutex: an idle series found by a recorder becomes live again.
-fn revive<C>(s: &Series<C>) {
-    if s.state.load(Ordering::Relaxed) == IDLE {
-        s.state.store(LIVE, Ordering::Relaxed);
     }
 }
 
@@ -409,8 +449,14 @@ mod tests {
             attrs,
             || (AtomicU64::new(0), None),
             |s| {
-                s.cell.fetch_add(v, Ordering::Relaxed);
-                s.touch();
+                if m.delta {
+                    assert!(s.begin_update(), "single-threaded: never dead");
+                    s.cell.fetch_add(v, Ordering::Relaxed);
+                    s.end_update();
+                } else {
+                    s.cell.fetch_add(v, Ordering::Relaxed);
+                    s.touch();
+                }
             },
         );
     }
@@ -488,13 +534,13 @@ mod tests {
     }
 
     #[test]
-    fn idle_series_revived_by_a_recorder_keeps_its_measurements() {
+    fn idle_series_touched_again_keeps_its_measurements() {
         let m = map(10, true);
         let attrs = [KeyValue::new("k", 1)];
         add(&m, &attrs, 1);
         assert_eq!(read(&m).len(), 1);
         assert!(read(&m).is_empty()); // now idle
-        add(&m, &attrs, 4); // cached alias sees IDLE, goes through the mutex, revives
+        add(&m, &attrs, 4); // the cached alias is still valid while idle
         assert_eq!(read(&m), vec![(attrs.to_vec(), 4)]);
         assert_eq!(m.series_count(), 1);
     }

@@ -125,10 +125,18 @@ impl<T: Num, A: Aggregator<T>> SyncStream<T, A> {
 
     #[inline]
     fn record_on(&self, series: &Series<A::Cell>, value: T, attrs: &[KeyValue]) {
-        self.agg.update(&series.cell, value);
-        // Cumulative: "has ever been recorded" (read-only after the first time);
-        // delta: "recorded since the last collection".
-        series.touch();
+        if self.delta {
+            if !series.begin_update() {
+                // A delta collection reclaimed the series: record on the live one.
+                self.measure(value, attrs);
+                return;
+            }
+            self.agg.update(&series.cell, value);
+            series.end_update();
+        } else {
+            self.agg.update(&series.cell, value);
+            series.touch();
+        }
         if let Some(reservoir) = &series.exemplars {
             self.offer_exemplar(reservoir, value, attrs);
         }

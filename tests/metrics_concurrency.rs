@@ -26,20 +26,27 @@ fn sets() -> Vec<[KeyValue; 3]> {
 
 fn totals(rm: &ResourceMetrics, into_sum: &mut [u64; 10], into_hist: &mut [u64; 10]) {
     let idx = |attrs: &[KeyValue]| -> usize {
-        let three = attrs.iter().find(|kv| kv.key.as_str() == "attr.three").unwrap();
+        let three = attrs
+            .iter()
+            .find(|kv| kv.key.as_str() == "attr.three")
+            .unwrap();
         match three.value {
             otlp_sdk::Value::I64(k) => k as usize,
             _ => unreachable!(),
         }
     };
     if let Some(m) = rm.metric("bench.counter") {
-        let MetricData::Sum(s) = &m.data else { panic!() };
+        let MetricData::Sum(s) = &m.data else {
+            panic!()
+        };
         for p in &s.data_points {
             into_sum[idx(&p.attributes)] += p.value.as_i64() as u64;
         }
     }
     if let Some(m) = rm.metric("bench.histogram") {
-        let MetricData::Histogram(h) = &m.data else { panic!() };
+        let MetricData::Histogram(h) = &m.data else {
+            panic!()
+        };
         for p in &h.data_points {
             assert_eq!(p.count, p.bucket_counts.iter().sum::<u64>());
             into_hist[idx(&p.attributes)] += p.count;
@@ -158,7 +165,10 @@ fn f64_sums_from_many_threads_are_exact() {
     let MetricData::Sum(s) = &rm.metric("f").unwrap().data else {
         panic!()
     };
-    assert_eq!(s.data_points[0].value.as_f64(), (THREADS * PER_THREAD) as f64 * 0.5);
+    assert_eq!(
+        s.data_points[0].value.as_f64(),
+        (THREADS * PER_THREAD) as f64 * 0.5
+    );
 }
 
 #[test]
@@ -181,8 +191,14 @@ fn exact_while_a_moving_working_set_is_reclaimed_under_delta() {
                 let rm = reader.collect().unwrap();
                 collections += 1;
                 if let Some(m) = rm.metric("moving") {
-                    let MetricData::Sum(s) = &m.data else { panic!() };
-                    total += s.data_points.iter().map(|p| p.value.as_i64() as u64).sum::<u64>();
+                    let MetricData::Sum(s) = &m.data else {
+                        panic!()
+                    };
+                    total += s
+                        .data_points
+                        .iter()
+                        .map(|p| p.value.as_i64() as u64)
+                        .sum::<u64>();
                 }
             }
             (total, collections)
@@ -206,8 +222,14 @@ fn exact_while_a_moving_working_set_is_reclaimed_under_delta() {
     done.store(true, Ordering::SeqCst);
     let (mut total, collections) = collector.join().unwrap();
     if let Some(m) = reader.collect().unwrap().metric("moving") {
-        let MetricData::Sum(s) = &m.data else { panic!() };
-        total += s.data_points.iter().map(|p| p.value.as_i64() as u64).sum::<u64>();
+        let MetricData::Sum(s) = &m.data else {
+            panic!()
+        };
+        total += s
+            .data_points
+            .iter()
+            .map(|p| p.value.as_i64() as u64)
+            .sum::<u64>();
     }
     assert!(collections > 1);
     assert_eq!(total, (THREADS * PER_THREAD) as u64);

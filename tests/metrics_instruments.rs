@@ -204,8 +204,8 @@ fn f64_histogram_default_buckets_cumulative() {
     assert_eq!(
         p.bounds,
         vec![
-            0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0,
-            5000.0, 7500.0, 10000.0
+            0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0,
+            7500.0, 10000.0
         ]
     );
     let mut expected = vec![0u64; 16];
@@ -241,7 +241,10 @@ fn histogram_delta_resets_counts_min_and_max() {
     h.record(3.0, &[]);
     let rm = reader.collect().unwrap();
     let p2 = &hist(&rm, "h").data_points[0];
-    assert_eq!((p2.count, p2.sum, p2.min, p2.max), (1, 3.0, Some(3.0), Some(3.0)));
+    assert_eq!(
+        (p2.count, p2.sum, p2.min, p2.max),
+        (1, 3.0, Some(3.0), Some(3.0))
+    );
     assert_eq!(p2.bucket_counts[1], 1);
     assert_eq!(p2.bucket_counts.iter().sum::<u64>(), 1);
     assert_eq!(p2.start_time_unix_nano, p1.time_unix_nano);
@@ -266,7 +269,10 @@ fn u64_histogram_with_advisory_boundaries_and_invalid_advice_falls_back() {
     let p = &hist(&rm, "sizes").data_points[0];
     assert_eq!(p.bounds, vec![10.0, 20.0]);
     assert_eq!(p.bucket_counts, vec![1, 2, 1]);
-    assert_eq!((p.count, p.sum, p.min, p.max), (4, 65.0, Some(5.0), Some(25.0)));
+    assert_eq!(
+        (p.count, p.sum, p.min, p.max),
+        (4, 65.0, Some(5.0), Some(25.0))
+    );
     assert_eq!(hist(&rm, "bad").data_points[0].bounds.len(), 15);
 }
 
@@ -334,7 +340,10 @@ fn exponential_histogram_scale_and_offsets() {
     assert_eq!(p.negative.offset, -1);
     assert_eq!(p.negative.counts, vec![1]);
     assert_eq!(p.zero_count, 1);
-    assert_eq!((p.count, p.sum, p.min, p.max), (5, 6.0, Some(-1.0), Some(4.0)));
+    assert_eq!(
+        (p.count, p.sum, p.min, p.max),
+        (5, 6.0, Some(-1.0), Some(4.0))
+    );
 
     // delta: a fresh state, starting again at the max scale
     h.record(1.0, &[]);
@@ -368,7 +377,11 @@ fn exponential_histogram_default_size_rescales_to_fit_160_buckets() {
     assert_eq!(p.positive.offset, -1);
     assert_eq!(p.positive.counts.len(), 129);
     assert_eq!(
-        (p.positive.counts[0], p.positive.counts[64], p.positive.counts[128]),
+        (
+            p.positive.counts[0],
+            p.positive.counts[64],
+            p.positive.counts[128]
+        ),
         (1, 1, 1)
     );
     assert_eq!(p.positive.counts.iter().sum::<u64>(), 3);
@@ -376,7 +389,10 @@ fn exponential_histogram_default_size_rescales_to_fit_160_buckets() {
 
 #[test]
 fn observable_counter_reports_several_sets_cumulative_and_delta() {
-    for pref in [TemporalityPreference::Cumulative, TemporalityPreference::Delta] {
+    for pref in [
+        TemporalityPreference::Cumulative,
+        TemporalityPreference::Delta,
+    ] {
         let (_p, reader, meter) = setup(pref);
         let calls = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let c2 = calls.clone();
@@ -461,7 +477,10 @@ fn observable_up_down_counter_and_gauges() {
     assert_eq!(sum(&rm, "fconns").data_points[0].value, Number::F64(1.25));
     let g = gauge(&rm, "cpu");
     assert_eq!(g.data_points.len(), 2);
-    assert_eq!(pt(&g.data_points, &[kv("core", 0)]).value, Number::F64(0.25));
+    assert_eq!(
+        pt(&g.data_points, &[kv("core", 0)]).value,
+        Number::F64(0.25)
+    );
     assert_eq!(gauge(&rm, "mem").data_points[0].value, Number::U64(1024));
     assert_eq!(gauge(&rm, "delta.t").data_points[0].value, Number::I64(-1));
     assert_eq!(sum(&rm, "fc").data_points[0].value, Number::F64(2.5));
@@ -498,7 +517,11 @@ fn invalid_names_give_no_op_instruments_and_duplicates_follow_identity_rules() {
         panic!("sum first")
     };
     assert_eq!(s.data_points[0].value, Number::U64(3));
-    assert_eq!(requests[0].name.as_str(), "requests", "first-seen name kept");
+    assert_eq!(
+        requests[0].name.as_str(),
+        "requests",
+        "first-seen name kept"
+    );
     assert!(matches!(requests[1].data, MetricData::Histogram(_)));
 }
 

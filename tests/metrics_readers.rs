@@ -74,7 +74,10 @@ fn the_periodic_reader_exports_on_its_interval() {
     while exporter.exported().len() < 2 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(exporter.exported().len() >= 2, "two periodic exports happened");
+    assert!(
+        exporter.exported().len() >= 2,
+        "two periodic exports happened"
+    );
     provider.shutdown().unwrap();
 }
 
@@ -154,10 +157,9 @@ impl Write for Buf {
 #[test]
 fn the_console_exporter_prints_readable_json() {
     let buf = Buf::default();
-    let reader = PeriodicExportingMetricReader::builder(ConsoleMetricExporter::with_writer(
-        buf.clone(),
-    ))
-    .build();
+    let reader =
+        PeriodicExportingMetricReader::builder(ConsoleMetricExporter::with_writer(buf.clone()))
+            .build();
     let provider = MeterProvider::builder().with_reader(reader).build();
     let meter = provider.meter("my.meter.name");
     meter
@@ -221,7 +223,10 @@ fn trace_based_exemplars_carry_the_current_span() {
     }
     {
         let _g = sampled_context(true).attach();
-        c.add(5, &[KeyValue::new("kept", 1), KeyValue::new("dropped", "x")]);
+        c.add(
+            5,
+            &[KeyValue::new("kept", 1), KeyValue::new("dropped", "x")],
+        );
         h.record(7.0, &[]);
         h.record(70.0, &[]);
     }
@@ -259,7 +264,10 @@ fn trace_based_exemplars_carry_the_current_span() {
 
 #[test]
 fn always_on_and_always_off_filters() {
-    for (filter, expected) in [(ExemplarFilter::AlwaysOn, 1), (ExemplarFilter::AlwaysOff, 0)] {
+    for (filter, expected) in [
+        (ExemplarFilter::AlwaysOn, 1),
+        (ExemplarFilter::AlwaysOff, 0),
+    ] {
         let reader = ManualReader::new();
         let provider = MeterProvider::builder()
             .with_reader(reader.clone())
@@ -289,7 +297,10 @@ fn the_resource_is_exported() {
     use otlp_sdk::resource::{Resource, SERVICE_NAME};
     let reader = ManualReader::new();
     let provider = MeterProvider::builder()
-        .with_resource(Resource::new([KeyValue::new(SERVICE_NAME, "my.service.name")]))
+        .with_resource(Resource::new([KeyValue::new(
+            SERVICE_NAME,
+            "my.service.name",
+        )]))
         .with_reader(reader.clone())
         .build();
     provider.meter("m").u64_counter("c").build().add(1, &[]);

@@ -51,7 +51,10 @@ fn rename_and_description() {
     p.meter("m").u64_counter("work.counter").build().add(1, &[]);
     let rm = reader.collect().unwrap();
     assert_eq!(names(&rm), vec!["work.total"]);
-    assert_eq!(rm.metric("work.total").unwrap().description.as_str(), "renamed");
+    assert_eq!(
+        rm.metric("work.total").unwrap().description.as_str(),
+        "renamed"
+    );
 }
 
 #[test]
@@ -72,12 +75,22 @@ fn wildcard_kind_unit_and_meter_selection() {
     let m = p.meter("m");
     m.u64_counter("http.server.duration").build().add(3, &[]);
     m.u64_counter("http.server.size").build().add(3, &[]);
-    m.i64_up_down_counter("mem").with_unit("By").build().add(5, &[]);
-    m.i64_up_down_counter("items").with_unit("1").build().add(5, &[]);
-    p.meter_with_scope(InstrumentationScope::builder("special").with_version("1").build())
-        .u64_counter("s")
+    m.i64_up_down_counter("mem")
+        .with_unit("By")
         .build()
-        .add(2, &[]);
+        .add(5, &[]);
+    m.i64_up_down_counter("items")
+        .with_unit("1")
+        .build()
+        .add(5, &[]);
+    p.meter_with_scope(
+        InstrumentationScope::builder("special")
+            .with_version("1")
+            .build(),
+    )
+    .u64_counter("s")
+    .build()
+    .add(2, &[]);
     let rm = reader.collect().unwrap();
     let kind = |n: &str| match &rm.metric(n).unwrap().data {
         MetricData::Gauge(_) => "gauge",
@@ -143,8 +156,14 @@ fn attribute_filters_apply_to_observable_instruments() {
     p.meter("m")
         .u64_observable_counter("obs")
         .with_callback(|o| {
-            o.observe(3, &[KeyValue::new("cpu", 0), KeyValue::new("state", "user")]);
-            o.observe(4, &[KeyValue::new("cpu", 0), KeyValue::new("state", "system")]);
+            o.observe(
+                3,
+                &[KeyValue::new("cpu", 0), KeyValue::new("state", "user")],
+            );
+            o.observe(
+                4,
+                &[KeyValue::new("cpu", 0), KeyValue::new("state", "system")],
+            );
         })
         .build();
     let rm = reader.collect().unwrap();
@@ -191,10 +210,7 @@ fn aggregation_change_to_custom_buckets_and_sum() {
     ];
     let (p, reader) = provider(views);
     let m = p.meter("m");
-    let lat = m
-        .f64_histogram("lat")
-        .with_boundaries(vec![100.0])
-        .build();
+    let lat = m.f64_histogram("lat").with_boundaries(vec![100.0]).build();
     for v in [0.5, 1.5, 2.5, 3.5] {
         lat.record(v, &[]);
     }

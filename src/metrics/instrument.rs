@@ -18,6 +18,9 @@ use crate::metrics::number::sealed::Num;
 use crate::metrics::number::MetricNumber;
 use crate::metrics::InstrumentKind;
 
+/// Recorders of a bound handle, one per stream.
+type Recorders<T> = Box<[Box<dyn Fn(T) + Send + Sync>]>;
+
 /// The shared part of a synchronous instrument: its streams.
 pub(crate) struct SyncInner<T> {
     name: StringValue,
@@ -56,7 +59,7 @@ impl<T: Num> SyncInner<T> {
         }
     }
 
-    fn bind(&self, attrs: &[KeyValue]) -> Box<[Box<dyn Fn(T) + Send + Sync>]> {
+    fn bind(&self, attrs: &[KeyValue]) -> Recorders<T> {
         self.streams
             .iter()
             .map(|s| Arc::clone(s).bind(attrs))
@@ -104,7 +107,7 @@ impl<T: MetricNumber> Counter<T> {
 
 /// A [`Counter`] bound to one attribute set.
 pub struct BoundCounter<T> {
-    recorders: Box<[Box<dyn Fn(T) + Send + Sync>]>,
+    recorders: Recorders<T>,
     inner: Arc<SyncInner<T>>,
 }
 
@@ -171,7 +174,7 @@ impl<T: MetricNumber> Histogram<T> {
 
 /// A [`Histogram`] bound to one attribute set.
 pub struct BoundHistogram<T> {
-    recorders: Box<[Box<dyn Fn(T) + Send + Sync>]>,
+    recorders: Recorders<T>,
     inner: Arc<SyncInner<T>>,
 }
 

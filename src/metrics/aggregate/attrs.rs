@@ -88,11 +88,18 @@ fn f64_eq(a: f64, b: f64) -> bool {
     a.to_bits() == b.to_bits()
 }
 
+/// String equality with a shortcut for the usual hit: both sides share their bytes
+/// (`&'static str`, or clones of one `Arc<str>`), so no byte comparison is needed.
+#[inline(always)]
+fn str_eq(a: &str, b: &str) -> bool {
+    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
+}
+
 /// Value equality where floats compare by bits (NaN equals NaN; series must be findable).
 #[inline]
 pub(crate) fn value_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::String(x), Value::String(y)) => x.as_str() == y.as_str(),
+        (Value::String(x), Value::String(y)) => str_eq(x.as_str(), y.as_str()),
         (Value::I64(x), Value::I64(y)) => x == y,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::F64(x), Value::F64(y)) => f64_eq(*x, *y),
@@ -113,7 +120,7 @@ fn array_eq(a: &Array, b: &Array) -> bool {
 
 #[inline(always)]
 pub(crate) fn kv_eq(a: &KeyValue, b: &KeyValue) -> bool {
-    a.key.as_str() == b.key.as_str() && value_eq(&a.value, &b.value)
+    str_eq(a.key.as_str(), b.key.as_str()) && value_eq(&a.value, &b.value)
 }
 
 /// Same pairs in the same order.

@@ -38,9 +38,44 @@ impl<T> HistogramAgg<T> {
     }
 }
 
+/// Eight bucket counters on one cache line, so that the buckets of two series (separate
+/// allocations) never share a line.
+#[repr(align(64))]
+struct Line([AtomicU64; 8]);
+
+/// Bucket counters in whole cache lines.
+struct Buckets {
+    lines: Box<[Line]>,
+    len: usize,
+}
+
+impl Buckets {
+    fn new(len: usize) -> Self {
+        Buckets {
+            lines: (0..len.div_ceil(8))
+                .map(|_| Line(Default::default()))
+                .collect(),
+            len,
+        }
+    }
+
+    #[inline(always)]
+    fn get(&self, i: usize) -> Option<&AtomicU64> {
+        if i < self.len {
+            self.lines.get(i / 8).map(|l| &l.0[i % 8])
+        } else {
+            None
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &AtomicU64> {
+        self.lines.iter().flat_map(|l| l.0.iter()).take(self.len)
+    }
+}
+
 /// One series of a histogram.
 pub(crate) struct HistogramCell {
-    buckets: Box<[AtomicU64]>,
+    buckets: Buckets,
     sum: AtomicU64,
     min: AtomicU64,
     max: AtomicU64,
@@ -51,7 +86,7 @@ impl<T: Num> Aggregator<T> for HistogramAgg<T> {
 
     fn new_cell(&self) -> HistogramCell {
         HistogramCell {
-            buckets: (0..=self.bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            buckets: Buckets::new(self.bounds.len() + 1),
             sum: AtomicU64::new(T::zero().to_bits()),
             min: AtomicU64::new(T::MAX.to_bits()),
             max: AtomicU64::new(T::MIN.to_bits()),

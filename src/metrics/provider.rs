@@ -30,6 +30,9 @@ pub(crate) struct Pipeline {
     pub(crate) exemplar_filter: ExemplarFilter,
     pub(crate) cardinality_limit: usize,
     meters: Mutex<Vec<Arc<MeterState>>>,
+    /// One per reader: collections of one reader never overlap (callbacks write the
+    /// observable streams that the collection then reads).
+    collecting: Vec<Mutex<()>>,
     pub(crate) shut_down: AtomicBool,
 }
 
@@ -51,6 +54,10 @@ impl Pipeline {
 
     /// Runs the callbacks and collects every stream of reader `reader`.
     pub(crate) fn collect(&self, reader: usize) -> ResourceMetrics {
+        let _one_at_a_time = self
+            .collecting
+            .get(reader)
+            .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
         let meters: Vec<Arc<MeterState>> = self
             .meters
             .lock()
@@ -273,6 +280,7 @@ impl MeterProviderBuilder {
                 .unwrap_or_else(ExemplarFilter::from_env),
             cardinality_limit: self.cardinality_limit.unwrap_or(DEFAULT_CARDINALITY_LIMIT),
             meters: Mutex::new(Vec::new()),
+            collecting: self.readers.iter().map(|_| Mutex::new(())).collect(),
             shut_down: AtomicBool::new(false),
         });
         for (i, r) in self.readers.iter().enumerate() {

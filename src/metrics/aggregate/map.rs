@@ -298,13 +298,13 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
         h: u64,
         make: &dyn Fn() -> (C, Option<Mutex<Reservoir>>),
     ) -> Arc<Alias<C>> {
-        let gen = self.overflow_gen.load(Ordering::Relaxed);
         let mut g = self.lock();
+        // Read under the lock: collections bump it under the lock too.
+        let gen = self.overflow_gen.load(Ordering::Relaxed);
         if let Some(list) = g.aliases.get(&h) {
-            if let Some(a) = list
-                .iter()
-                .find(|a| eq_any_order(&a.raw, a.unique, attrs) && a.gen == gen)
-            {
+            if let Some(a) = list.iter().find(|a| {
+                eq_any_order(&a.raw, a.unique, attrs) && (!a.series.overflow || a.gen == gen)
+            }) {
                 return Arc::clone(a);
             }
         }
@@ -410,6 +410,11 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
             g.alias_count = g.aliases.values().map(Vec::len).sum();
         }
         out
+    }
+
+    #[cfg(test)]
+    fn alias_count(&self) -> usize {
+        self.lock().alias_count
     }
 
     #[cfg(test)]
@@ -543,5 +548,25 @@ mod tests {
         add(&m, &attrs, 4); // the cached alias is still valid while idle
         assert_eq!(read(&m), vec![(attrs.to_vec(), 4)]);
         assert_eq!(m.series_count(), 1);
+    }
+
+    #[test]
+    fn aliases_are_reused_after_a_reclaim() {
+        let m = map(10, true);
+        let a = [KeyValue::new("k", "a")];
+        add(&m, &a, 1);
+        add(&m, &[KeyValue::new("k", "b")], 1);
+        read(&m);
+        add(&m, &a, 1);
+        read(&m); // b idle
+        add(&m, &a, 1);
+        read(&m); // b removed: the overflow generation moves on
+        let before = m.alias_count();
+        for _ in 0..5 {
+            let alias = m.resolve(&a, &|| (AtomicU64::new(0), None));
+            assert_eq!(&*alias.raw, &a);
+        }
+        assert_eq!(m.alias_count(), before);
+        assert_eq!(before, 1);
     }
 }

@@ -39,8 +39,8 @@
 //! An instrument holds one *stream* per (reader, matching view). Recording `counter.add(v,
 //! attrs)` on a stream:
 //!
-//! 1. looks the attribute slice up in a **per-thread cache** (a direct-mapped array of 512
-//!    slots shared by all streams of the thread). The first probe is keyed by the slice's
+//! 1. looks the attribute slice up in a **per-thread cache** (a two-way set-associative array
+//!    of 1024 slots shared by all streams of the thread). The first probe is keyed by the slice's
 //!    address (pre-built attribute sets hit without hashing anything), the second by an
 //!    order-independent hash of the contents (per-pair hashes combined by addition, so key
 //!    order does not matter). Either hit is verified by comparing the attributes themselves,

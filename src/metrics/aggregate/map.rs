@@ -130,7 +130,7 @@ pub(crate) struct ValueMap<C> {
     delta: bool,
 }
 
-const SLOTS: usize = 512;
+const SLOTS: usize = 1024;
 const HASH_SALT: u64 = 0x5555_5555_5555_5555;
 
 #[derive(Default)]
@@ -213,10 +213,13 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
                 }
                 let ptr = attrs.as_ptr() as usize as u64;
                 let pi = slot_index(self.id, ptr);
-                if let Some(a) = slots[pi].get::<C>(self.id, ptr, true) {
-                    if eq_in_order(&a.raw, attrs) && self.is_current(a) {
-                        f(&a.series);
-                        return true;
+                // Two-way set: `pi` and its neighbour.
+                for i in [pi, pi ^ 1] {
+                    if let Some(a) = slots[i].get::<C>(self.id, ptr, true) {
+                        if eq_in_order(&a.raw, attrs) && self.is_current(a) {
+                            f(&a.series);
+                            return true;
+                        }
                     }
                 }
                 self.lookup_by_hash(&mut slots, pi, ptr, attrs, &make, &f);
@@ -228,6 +231,20 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
             let alias = self.resolve(attrs, &make);
             f(&alias.series);
         }
+    }
+
+    /// A slot of the pair at `i` that can take a new entry without evicting a live one:
+    /// empty, or holding a stale entry of this map.
+    fn free_way(&self, slots: &[Slot], i: usize) -> Option<usize> {
+        [i, i ^ 1].into_iter().find(|&j| {
+            let s = &slots[j];
+            s.map == 0
+                || (s.map == self.id
+                    && s.alias
+                        .as_deref()
+                        .and_then(|a| a.downcast_ref::<Alias<C>>())
+                        .is_none_or(|a| !self.is_current(a)))
+        })
     }
 
     #[inline(never)]
@@ -242,39 +259,44 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
     ) {
         let h = hash_attrs(attrs);
         let hi = slot_index(self.id, h ^ HASH_SALT);
-        if let Some(a) = slots[hi].get::<C>(self.id, h, false) {
-            if eq_any_order(&a.raw, a.unique, attrs) && self.is_current(a) {
-                f(&a.series);
-                let in_order = eq_in_order(&a.raw, attrs);
-                let ptr_slot_free = slots[pi].map == 0
-                    || slots[pi]
-                        .get::<C>(slots[pi].map, slots[pi].key, true)
-                        .is_some_and(|old| !self.is_current(old));
-                if in_order && ptr_slot_free {
-                    let alias = slots[hi].alias.clone();
-                    slots[pi] = Slot {
+        for i in [hi, hi ^ 1] {
+            let Some(a) = slots[i].get::<C>(self.id, h, false) else {
+                continue;
+            };
+            if !(eq_any_order(&a.raw, a.unique, attrs) && self.is_current(a)) {
+                continue;
+            }
+            f(&a.series);
+            // Also cache by address when the order matches and a way is free (never evict
+            // a live entry here: two sets sharing an address would otherwise thrash).
+            if eq_in_order(&a.raw, attrs) {
+                if let Some(p) = self.free_way(slots, pi) {
+                    let alias = slots[i].alias.clone();
+                    slots[p] = Slot {
                         map: self.id,
                         key: ptr,
                         by_ptr: true,
                         alias,
                     };
                 }
-                return;
             }
+            return;
         }
         let alias = self.resolve_hashed(attrs, h, make);
         f(&alias.series);
         let in_order = eq_in_order(&alias.raw, attrs);
         let any: Arc<dyn Any + Send + Sync> = alias;
         if in_order {
-            slots[pi] = Slot {
+            let p = self.free_way(slots, pi).unwrap_or(pi);
+            slots[p] = Slot {
                 map: self.id,
                 key: ptr,
                 by_ptr: true,
                 alias: Some(Arc::clone(&any)),
             };
         }
-        slots[hi] = Slot {
+        let q = self.free_way(slots, hi).unwrap_or(hi);
+        slots[q] = Slot {
             map: self.id,
             key: h,
             by_ptr: false,
@@ -568,5 +590,24 @@ mod tests {
         }
         assert_eq!(m.alias_count(), before);
         assert_eq!(before, 1);
+    }
+
+    #[test]
+    fn more_sets_than_cache_slots_and_stack_built_sets_stay_exact() {
+        let m = map(5000, false);
+        for round in 0..2u64 {
+            for i in 0..3000i64 {
+                add(&m, &[KeyValue::new("i", i)], round + 1);
+            }
+        }
+        for i in 0..700u64 {
+            // same stack address, changing contents
+            let attrs = [KeyValue::new("j", (i % 7) as i64)];
+            add(&m, &attrs, 1);
+        }
+        let pts = read(&m);
+        assert_eq!(pts.len(), 3007);
+        assert!(pts[..3000].iter().all(|p| p.1 == 3));
+        assert!(pts[3000..].iter().all(|p| p.1 == 100));
     }
 }

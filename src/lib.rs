@@ -26,6 +26,7 @@
 //!
 //! ## Modules
 //! - [`trace`]: tracer provider, tracers, spans, samplers, processors.
+//! - [`metrics`]: meter provider, meters, instruments, views, readers, metric exporters.
 //! - [`context`]: the current context, and carrying it across `.await` and tasks.
 //! - [`resource`]: the entity producing telemetry.
 //! - [`export`]: console, in-memory and OTLP exporters.

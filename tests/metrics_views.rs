@@ -283,3 +283,26 @@ fn view_cardinality_limit() {
         ]
     );
 }
+
+#[test]
+fn a_rename_onto_an_existing_name_is_reported_and_both_are_exported() {
+    let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let m2 = messages.clone();
+    otlp_sdk::diagnostics::set_error_handler(move |msg| m2.lock().unwrap().push(msg.into()));
+    let view = View::builder()
+        .with_instrument_name("a")
+        .with_name("b")
+        .build()
+        .unwrap();
+    let (p, reader) = provider(vec![view]);
+    let m = p.meter("m");
+    m.u64_counter("b").build().add(1, &[]);
+    m.u64_counter("a").build().add(2, &[]);
+    let rm = reader.collect().unwrap();
+    assert_eq!(names(&rm), vec!["b", "b"]);
+    assert!(messages
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|m| m.contains("conflicting metric streams")));
+}

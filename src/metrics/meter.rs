@@ -32,8 +32,9 @@ type CollectFn = Arc<dyn Fn(usize) + Send + Sync>;
 pub(crate) struct MeterState {
     pub(crate) scope: InstrumentationScope,
     instruments: Mutex<Vec<Registered>>,
-    /// Per reader: streams in creation order.
+    /// Per reader: streams in creation order, and their names (lowercase).
     streams: Vec<Mutex<Vec<Arc<dyn Collect>>>>,
+    stream_names: Mutex<Vec<(usize, String)>>,
     /// Callbacks, called with the index of the collecting reader.
     callbacks: Mutex<Vec<(StringValue, CollectFn)>>,
 }
@@ -58,7 +59,38 @@ impl MeterState {
             scope,
             instruments: Mutex::new(Vec::new()),
             streams: (0..readers).map(|_| Mutex::new(Vec::new())).collect(),
+            stream_names: Mutex::new(Vec::new()),
             callbacks: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Adds a stream for `reader`, warning when its name is already taken by another stream
+    /// of this meter (the specification's conflicting metric identities: both are exported).
+    fn add_stream(
+        &self,
+        reader: usize,
+        name: &StringValue,
+        instrument: &StringValue,
+        stream: Arc<dyn Collect>,
+    ) {
+        let lower = name.to_ascii_lowercase();
+        let mut names = self.stream_names.lock().unwrap_or_else(|p| p.into_inner());
+        if names.iter().any(|(r, n)| *r == reader && *n == lower) {
+            if name.as_str() != instrument.as_str() {
+                diagnostics::report(&format!(
+                    "conflicting metric streams: a view renames instrument {instrument} to \
+                     {name}, a name already used in meter {}; both are exported",
+                    self.scope.name()
+                ));
+            }
+        } else {
+            names.push((reader, lower));
+        }
+        if let Some(streams) = self.streams.get(reader) {
+            streams
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(stream);
         }
     }
 
@@ -336,12 +368,10 @@ impl Meter {
             let mut measures: Vec<Arc<dyn SyncMeasure<T>>> = Vec::new();
             for reader in 0..self.pipeline.reader_count() {
                 for (config, aggregation) in self.streams_for(&desc, reader) {
+                    let name = config.meta.name.clone();
                     let (m, c) = make_sync::<T>(config, &aggregation, &desc, start);
                     measures.push(m);
-                    self.state.streams[reader]
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(c);
+                    self.state.add_stream(reader, &name, &desc.name, c);
                 }
             }
             Arc::new(SyncInner::new(desc.name.clone(), measures))
@@ -364,11 +394,10 @@ impl Meter {
                         .into_iter()
                         .map(|(config, aggregation)| {
                             let kind = observable_kind(&desc, &aggregation);
+                            let name = config.meta.name.clone();
                             let s = Arc::new(ObservableStream::<T>::new(config, kind, start));
-                            self.state.streams[reader]
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .push(Arc::clone(&s) as Arc<dyn Collect>);
+                            let c = Arc::clone(&s) as Arc<dyn Collect>;
+                            self.state.add_stream(reader, &name, &desc.name, c);
                             s
                         })
                         .collect()

@@ -590,3 +590,24 @@ fn shutdown_is_idempotent_and_stops_collection() {
     assert_eq!(provider.force_flush(), Err(SdkError::AlreadyShutdown));
     assert_eq!(reader.collect().unwrap_err(), SdkError::AlreadyShutdown);
 }
+
+#[test]
+fn is_enabled_tells_whether_measurements_go_anywhere() {
+    let drop_view = View::builder()
+        .with_instrument_name("dropped")
+        .with_aggregation(Aggregation::Drop)
+        .build()
+        .unwrap();
+    let (provider, _reader, meter) = setup_with(ManualReader::new(), vec![drop_view]);
+    assert!(meter.u64_counter("kept").build().is_enabled());
+    assert!(!meter.f64_histogram("dropped").build().is_enabled());
+    assert!(!meter.i64_gauge("bad name").build().is_enabled());
+    let no_reader = MeterProvider::default();
+    assert!(!no_reader
+        .meter("m")
+        .i64_up_down_counter("x")
+        .build()
+        .is_enabled());
+    provider.shutdown().unwrap();
+    assert!(!meter.u64_counter("after.shutdown").build().is_enabled());
+}

@@ -210,6 +210,21 @@ impl<T: MetricNumber> Gauge<T> {
     }
 }
 
+macro_rules! enabled {
+    ($($ty:ident),*) => {$(
+        impl<T> $ty<T> {
+            /// `false` when measurements go nowhere (no reader, every view drops the
+            /// instrument, invalid name, provider shut down): callers can then skip costly
+            /// attribute computation.
+            pub fn is_enabled(&self) -> bool {
+                !self.inner.streams.is_empty()
+            }
+        }
+    )*};
+}
+
+enabled!(Counter, UpDownCounter, Histogram, Gauge);
+
 debug_by_name!(
     Counter,
     BoundCounter,

@@ -145,3 +145,52 @@ pub fn get_text_map_propagator() -> SharedPropagator {
         })
         .clone()
 }
+
+fn meter_provider_slot() -> &'static RwLock<Option<crate::metrics::MeterProvider>> {
+    static P: OnceLock<RwLock<Option<crate::metrics::MeterProvider>>> = OnceLock::new();
+    P.get_or_init(|| RwLock::new(None))
+}
+
+/// Sets the global meter provider, returning the previous one (if any), as Python's
+/// `metrics.set_meter_provider`.
+pub fn set_meter_provider(
+    provider: crate::metrics::MeterProvider,
+) -> Option<crate::metrics::MeterProvider> {
+    match meter_provider_slot().write() {
+        Ok(mut g) => g.replace(provider),
+        Err(p) => p.into_inner().replace(provider),
+    }
+}
+
+/// The global meter provider (a no-op one, without readers, until [`set_meter_provider`] is
+/// called: its instruments record nothing).
+pub fn meter_provider() -> crate::metrics::MeterProvider {
+    let current = meter_provider_slot().read().ok().and_then(|g| g.clone());
+    current.unwrap_or_else(|| {
+        static NOOP: OnceLock<crate::metrics::MeterProvider> = OnceLock::new();
+        NOOP.get_or_init(|| {
+            crate::metrics::MeterProvider::builder()
+                .with_resource(crate::resource::Resource::empty())
+                .build()
+        })
+        .clone()
+    })
+}
+
+/// A meter of the global provider, as Python's `metrics.get_meter("my.meter.name")`.
+pub fn meter(name: impl Into<StringValue>) -> crate::metrics::Meter {
+    meter_provider().meter(name)
+}
+
+/// A meter of the global provider for a scope with version, schema URL or attributes.
+pub fn meter_with_scope(scope: InstrumentationScope) -> crate::metrics::Meter {
+    meter_provider().meter_with_scope(scope)
+}
+
+/// Removes the global meter provider and returns it (e.g. to shut it down).
+pub fn take_meter_provider() -> Option<crate::metrics::MeterProvider> {
+    meter_provider_slot()
+        .write()
+        .ok()
+        .and_then(|mut g| g.take())
+}

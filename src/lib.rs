@@ -26,6 +26,7 @@
 //!
 //! ## Modules
 //! - [`trace`]: tracer provider, tracers, spans, samplers, processors.
+//! - [`metrics`]: meter provider, meters, instruments, views, readers, metric exporters.
 //! - [`context`]: the current context, and carrying it across `.await` and tasks.
 //! - [`logs`]: logger provider, log records, and bridges from the `log` and `tracing` crates.
 //! - [`propagation`]: W3C trace context and baggage headers across process boundaries.
@@ -53,6 +54,7 @@ mod error;
 pub mod export;
 pub mod global;
 pub mod logs;
+pub mod metrics;
 pub mod pipeline;
 pub mod propagation;
 pub mod proto;

@@ -1,0 +1,159 @@
+//! Explicit-bucket histograms: atomic bucket counters, an atomic sum and atomic min/max.
+//!
+//! The count is not stored: it is the sum of the bucket counts at collection, so the two
+//! always agree. Under concurrent recording, a collection may see a measurement's bucket
+//! but not yet its sum (it then appears in the next delta point's sum).
+
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::{Aggregator, Point, PointCommon};
+use crate::metrics::data::{HistogramData, HistogramDataPoint, MetricData};
+use crate::metrics::exemplar::ReservoirKind;
+use crate::metrics::number::sealed::Num;
+use crate::metrics::number::{atomic_max, atomic_min};
+use crate::metrics::Temporality;
+
+/// The specification's default bucket boundaries.
+pub(crate) const DEFAULT_BOUNDARIES: [f64; 15] = [
+    0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0,
+    10000.0,
+];
+
+/// Explicit-bucket histogram aggregation.
+pub(crate) struct HistogramAgg<T> {
+    bounds: Arc<[f64]>,
+    record_min_max: bool,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T> HistogramAgg<T> {
+    pub(crate) fn new(bounds: Vec<f64>, record_min_max: bool) -> Self {
+        HistogramAgg {
+            bounds: bounds.into(),
+            record_min_max,
+            _t: PhantomData,
+        }
+    }
+}
+
+/// Eight bucket counters on one cache line, so that the buckets of two series (separate
+/// allocations) never share a line.
+#[repr(align(64))]
+struct Line([AtomicU64; 8]);
+
+/// Bucket counters in whole cache lines.
+struct Buckets {
+    lines: Box<[Line]>,
+    len: usize,
+}
+
+impl Buckets {
+    fn new(len: usize) -> Self {
+        Buckets {
+            lines: (0..len.div_ceil(8))
+                .map(|_| Line(Default::default()))
+                .collect(),
+            len,
+        }
+    }
+
+    #[inline(always)]
+    fn get(&self, i: usize) -> Option<&AtomicU64> {
+        if i < self.len {
+            self.lines.get(i / 8).map(|l| &l.0[i % 8])
+        } else {
+            None
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &AtomicU64> {
+        self.lines.iter().flat_map(|l| l.0.iter()).take(self.len)
+    }
+}
+
+/// One series of a histogram.
+pub(crate) struct HistogramCell {
+    buckets: Buckets,
+    sum: AtomicU64,
+    min: AtomicU64,
+    max: AtomicU64,
+}
+
+impl<T: Num> Aggregator<T> for HistogramAgg<T> {
+    type Cell = HistogramCell;
+
+    fn new_cell(&self) -> HistogramCell {
+        HistogramCell {
+            buckets: Buckets::new(self.bounds.len() + 1),
+            sum: AtomicU64::new(T::zero().to_bits()),
+            min: AtomicU64::new(T::MAX.to_bits()),
+            max: AtomicU64::new(T::MIN.to_bits()),
+        }
+    }
+
+    #[inline(always)]
+    fn update(&self, cell: &HistogramCell, value: T) {
+        let v = value.to_f64();
+        // Bucket i holds (bounds[i-1], bounds[i]]: the number of bounds below v.
+        let i = self.bounds.partition_point(|b| *b < v);
+        if let Some(b) = cell.buckets.get(i) {
+            b.fetch_add(1, Ordering::Relaxed);
+        }
+        T::atomic_add(&cell.sum, value);
+        if self.record_min_max {
+            atomic_min(&cell.min, value);
+            atomic_max(&cell.max, value);
+        }
+    }
+
+    fn point(&self, cell: &HistogramCell, reset: bool, c: PointCommon) -> Point {
+        let take = |a: &AtomicU64, init: u64| {
+            if reset {
+                a.swap(init, Ordering::Relaxed)
+            } else {
+                a.load(Ordering::Relaxed)
+            }
+        };
+        let bucket_counts: Vec<u64> = cell.buckets.iter().map(|b| take(b, 0)).collect();
+        let count = bucket_counts.iter().sum::<u64>();
+        let sum = T::from_bits(take(&cell.sum, T::zero().to_bits())).to_f64();
+        let min = T::from_bits(take(&cell.min, T::MAX.to_bits()));
+        let max = T::from_bits(take(&cell.max, T::MIN.to_bits()));
+        let has = self.record_min_max && count > 0 && min <= max;
+        Point::Histogram(HistogramDataPoint {
+            attributes: c.attributes,
+            start_time_unix_nano: c.start,
+            time_unix_nano: c.time,
+            count,
+            sum,
+            min: has.then(|| min.to_f64()),
+            max: has.then(|| max.to_f64()),
+            bounds: self.bounds.to_vec(),
+            bucket_counts,
+            exemplars: c.exemplars,
+        })
+    }
+
+    fn data(&self, points: Vec<Point>, temporality: Temporality) -> MetricData {
+        MetricData::Histogram(HistogramData {
+            data_points: points
+                .into_iter()
+                .filter_map(|p| match p {
+                    Point::Histogram(h) => Some(h),
+                    _ => None,
+                })
+                .collect(),
+            temporality,
+        })
+    }
+
+    fn reservoir(&self) -> ReservoirKind {
+        if self.bounds.is_empty() {
+            ReservoirKind::Simple(1)
+        } else {
+            ReservoirKind::Aligned(Arc::clone(&self.bounds))
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Aggregation: attribute sets mapped to series cells (the hot path), and the collection of
+//! those cells into exportable points. See the design notes in [`crate::metrics`].
+
+mod attrs;
+mod exponential;
+mod histogram;
+mod last_value;
+mod map;
+mod observable;
+mod sum;
+
+pub(crate) use attrs::AttrFilter;
+pub(crate) use exponential::ExponentialAgg;
+pub(crate) use histogram::{HistogramAgg, DEFAULT_BOUNDARIES};
+pub(crate) use last_value::LastValueAgg;
+pub(crate) use observable::{ObservableKind, ObservableStream};
+pub(crate) use sum::SumAgg;
+
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+
+use crate::attributes::{KeyValue, StringValue};
+use crate::metrics::data::{Exemplar, Metric, MetricData};
+use crate::metrics::exemplar::{ExemplarFilter, Reservoir, ReservoirKind};
+use crate::metrics::number::sealed::Num;
+use crate::metrics::Temporality;
+use crate::time::now_unix_nanos;
+
+use map::{Series, ValueMap};
+
+/// Name, description and unit of a metric stream.
+#[derive(Clone, Debug)]
+pub(crate) struct StreamMeta {
+    pub(crate) name: StringValue,
+    pub(crate) description: StringValue,
+    pub(crate) unit: StringValue,
+}
+
+/// Everything a stream needs besides its aggregation.
+#[derive(Clone, Debug)]
+pub(crate) struct StreamConfig {
+    pub(crate) meta: StreamMeta,
+    pub(crate) temporality: Temporality,
+    pub(crate) filter: Option<Arc<AttrFilter>>,
+    pub(crate) cardinality_limit: usize,
+    pub(crate) exemplar_filter: ExemplarFilter,
+}
+
+/// The recording side of a synchronous stream.
+pub(crate) trait SyncMeasure<T>: Send + Sync {
+    fn measure(&self, value: T, attrs: &[KeyValue]);
+    /// A recorder pre-bound to one attribate set.
+    fn bind(self: Arc<Self>, attrs: &[KeyValue]) -> Box<dyn Fn(T) + Send + Sync>;
+}
+
+/// The collection side of any stream.
+pub(crate) trait Collect: Send + Sync {
+    /// The stream's points at `now`; `None` when there is none.
+    fn collect(&self, now: u64) -> Option<Metric>;
+}
+
+/// One point as an aggregator produces it, before being grouped into [`MetricData`].
+pub(crate) enum Point {
+    Number(crate::metrics::data::NumberDataPoint),
+    Histogram(crate::metrics::data::HistogramDataPoint),
+    Exponential(crate::metrics::data::ExponentialHistogramDataPoint),
+}
+
+/// Attributes, period and exemplars of a point being produced.
+pub(crate) struct PointCommon {
+    pub(crate) attributes: Vec<KeyValue>,
+    pub(crate) start: u64,
+    pub(crate) time: u64,
+    pub(crate) exemplars: Vec<Exemplar>,
+}
+
+/// An aggregation over values of type `T`: the cell it keeps per series and how a cell
+/// becomes a point.
+pub(crate) trait Aggregator<T: Num>: Send + Sync + 'static {
+    type Cell: Send + Sync + 'static;
+    fn new_cell(&self) -> Self::Cell;
+    fn update(&self, cell: &Self::Cell, value: T);
+    /// The cell's point; with `reset`, the cell is emptied (delta).
+    fn point(&self, cell: &Self::Cell, reset: bool, common: PointCommon) -> Point;
+    /// Groups points into the metric's data.
+    fn data(&self, points: Vec<Point>, temporality: Temporality) -> MetricData;
+    fn reservoir(&self) -> ReservoirKind {
+        ReservoirKind::Simple(1)
+    }
+}
+
+/// A synchronous metric stream: one instrument seen through one view by one reader.
+pub(crate) struct SyncStream<T, A: Aggregator<T>>
+where
+    T: Num,
+{
+    config: StreamConfig,
+    delta: bool,
+    agg: A,
+    map: ValueMap<A::Cell>,
+    start: u64,
+    last_collect: Mutex<u64>,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T: Num, A: Aggregator<T>> SyncStream<T, A> {
+    pub(crate) fn new(config: StreamConfig, agg: A, start: u64) -> Self {
+        let delta = config.temporality == Temporality::Delta;
+        SyncStream {
+            map: ValueMap::new(config.cardinality_limit, config.filter.clone(), delta),
+            delta,
+            agg,
+            config,
+            start,
+            last_collect: Mutex::new(start),
+            _t: PhantomData,
+        }
+    }
+
+    fn new_series(&self) -> (A::Cell, Option<Mutex<Reservoir>>) {
+        let reservoir = (self.config.exemplar_filter != ExemplarFilter::AlwaysOff)
+            .then(|| Mutex::new(Reservoir::new(self.agg.reservoir())));
+        (self.agg.new_cell(), reservoir)
+    }
+
+    #[inline]
+    fn record_on(&self, series: &Series<A::Cell>, value: T, attrs: &[KeyValue]) {
+        if self.delta {
+            if !series.begin_update() {
+                // A delta collection reclaimed the series: record on the live one.
+                self.measure(value, attrs);
+                return;
+            }
+            self.agg.update(&series.cell, value);
+            series.end_update();
+        } else {
+            self.agg.update(&series.cell, value);
+            series.touch();
+        }
+        if let Some(reservoir) = &series.exemplars {
+            self.offer_exemplar(reservoir, value, attrs);
+        }
+    }
+
+    #[cold]
+    fn offer_exemplar_slow(
+        &self,
+        reservoir: &Mutex<Reservoir>,
+        value: T,
+        attrs: &[KeyValue],
+        ids: (Option<crate::trace::TraceId>, Option<crate::trace::SpanId>),
+    ) {
+        if let Ok(mut r) = reservoir.lock() {
+            let filter = self.config.filter.as_deref();
+            r.offer(
+                value.number(),
+                ids,
+                || match filter {
+                    Some(f) => attrs
+                        .iter()
+                        .filter(|kv| !f.keeps(&kv.key))
+                        .cloned()
+                        .collect(),
+                    None => Vec::new(),
+                },
+                now_unix_nanos(),
+            );
+        }
+    }
+
+    #[inline]
+    fn offer_exemplar(&self, reservoir: &Mutex<Reservoir>, value: T, attrs: &[KeyValue]) {
+        if let Some(ids) = self.config.exemplar_filter.sample() {
+            self.offer_exemplar_slow(reservoir, value, attrs, ids);
+        }
+    }
+}
+
+impl<T: Num, A: Aggregator<T>> SyncMeasure<T> for SyncStream<T, A> {
+    #[inline]
+    fn measure(&self, value: T, attrs: &[KeyValue]) {
+        self.map.with_series(
+            attrs,
+            || self.new_series(),
+            |series| self.record_on(series, value, attrs),
+        );
+    }
+
+    fn bind(self: Arc<Self>, attrs: &[KeyValue]) -> Box<dyn Fn(T) + Send + Sync> {
+        let alias = self.map.resolve(attrs, &|| self.new_series());
+        Box::new(move |value: T| {
+            if self.map.is_current(&alias) {
+                self.record_on(&alias.series, value, &alias.raw);
+            } else {
+                self.measure(value, &alias.raw);
+            }
+        })
+    }
+}
+
+impl<T: Num, A: Aggregator<T>> Collect for SyncStream<T, A> {
+    fn collect(&self, now: u64) -> Option<Metric> {
+        let start = if self.delta {
+            let mut last = self.last_collect.lock().ok()?;
+            std::mem::replace(&mut *last, now)
+        } else {
+            self.start
+        };
+        let points = self.map.collect(|series, reset| {
+            let exemplars = series
+                .exemplars
+                .as_ref()
+                .and_then(|r| r.lock().ok().map(|mut r| r.collect()))
+                .unwrap_or_default();
+            self.agg.point(
+                &series.cell,
+                reset,
+                PointCommon {
+                    attributes: series.attrs.clone(),
+                    start,
+                    time: now,
+                    exemplars,
+                },
+            )
+        });
+        if points.is_empty() {
+            return None;
+        }
+        Some(Metric {
+            name: self.config.meta.name.clone(),
+            description: self.config.meta.description.clone(),
+            unit: self.config.meta.unit.clone(),
+            data: self.agg.data(points, self.config.temporality),
+        })
+    }
+}

@@ -1,0 +1,70 @@
+//! Sums (counters and up-down counters): one atomic word per series.
+
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{Aggregator, Point, PointCommon};
+use crate::metrics::data::{MetricData, NumberDataPoint, SumData};
+use crate::metrics::number::sealed::Num;
+use crate::metrics::Temporality;
+
+/// Sum aggregation; `monotonic` for counters.
+pub(crate) struct SumAgg<T> {
+    monotonic: bool,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T> SumAgg<T> {
+    pub(crate) fn new(monotonic: bool) -> Self {
+        SumAgg {
+            monotonic,
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T: Num> Aggregator<T> for SumAgg<T> {
+    type Cell = AtomicU64;
+
+    fn new_cell(&self) -> AtomicU64 {
+        AtomicU64::new(T::zero().to_bits())
+    }
+
+    #[inline(always)]
+    fn update(&self, cell: &AtomicU64, value: T) {
+        T::atomic_add(cell, value);
+    }
+
+    fn point(&self, cell: &AtomicU64, reset: bool, c: PointCommon) -> Point {
+        let bits = if reset {
+            cell.swap(T::zero().to_bits(), Ordering::Relaxed)
+        } else {
+            cell.load(Ordering::Relaxed)
+        };
+        Point::Number(NumberDataPoint {
+            attributes: c.attributes,
+            start_time_unix_nano: c.start,
+            time_unix_nano: c.time,
+            value: T::from_bits(bits).number(),
+            exemplars: c.exemplars,
+        })
+    }
+
+    fn data(&self, points: Vec<Point>, temporality: Temporality) -> MetricData {
+        MetricData::Sum(SumData {
+            data_points: number_points(points),
+            temporality,
+            is_monotonic: self.monotonic,
+        })
+    }
+}
+
+pub(crate) fn number_points(points: Vec<Point>) -> Vec<NumberDataPoint> {
+    points
+        .into_iter()
+        .filter_map(|p| match p {
+            Point::Number(n) => Some(n),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,259 @@
+//! Metrics to the OTLP protobuf model (`ExportMetricsServiceRequest`), for the OTLP exporters.
+
+use crate::attributes::{Array, KeyValue, Value};
+use crate::metrics::data::{Exemplar, MetricData, Number, ResourceMetrics};
+use crate::metrics::Temporality;
+use crate::proto::collector::metrics::v1::ExportMetricsServiceRequest;
+use crate::proto::common::v1 as pc;
+use crate::proto::metrics::v1 as pm;
+use crate::proto::resource::v1 as pr;
+
+fn any_value(v: &Value) -> pc::AnyValue {
+    use pc::any_value::Value as V;
+    let arr = |values: Vec<pc::AnyValue>| V::ArrayValue(pc::ArrayValue { values });
+    let value = match v {
+        Value::Bool(b) => V::BoolValue(*b),
+        Value::I64(i) => V::IntValue(*i),
+        Value::F64(f) => V::DoubleValue(*f),
+        Value::String(s) => V::StringValue(s.to_string()),
+        Value::Array(Array::Bool(a)) => arr(a.iter().map(|x| wrap(V::BoolValue(*x))).collect()),
+        Value::Array(Array::I64(a)) => arr(a.iter().map(|x| wrap(V::IntValue(*x))).collect()),
+        Value::Array(Array::F64(a)) => arr(a.iter().map(|x| wrap(V::DoubleValue(*x))).collect()),
+        Value::Array(Array::String(a)) => arr(a
+            .iter()
+            .map(|x| wrap(V::StringValue(x.to_string())))
+            .collect()),
+    };
+    wrap(value)
+}
+
+fn wrap(v: pc::any_value::Value) -> pc::AnyValue {
+    pc::AnyValue { value: Some(v) }
+}
+
+fn key_values(attrs: &[KeyValue]) -> Vec<pc::KeyValue> {
+    attrs
+        .iter()
+        .map(|kv| pc::KeyValue {
+            key: kv.key.to_string(),
+            value: Some(any_value(&kv.value)),
+            ..Default::default()
+        })
+        .collect()
+}
+
+fn temporality(t: Temporality) -> i32 {
+    match t {
+        Temporality::Delta => pm::AggregationTemporality::Delta as i32,
+        Temporality::Cumulative => pm::AggregationTemporality::Cumulative as i32,
+    }
+}
+
+fn number_value(n: Number) -> pm::number_data_point::Value {
+    match n {
+        Number::F64(v) => pm::number_data_point::Value::AsDouble(v),
+        other => pm::number_data_point::Value::AsInt(other.as_i64()),
+    }
+}
+
+fn exemplars(ex: &[Exemplar]) -> Vec<pm::Exemplar> {
+    ex.iter()
+        .map(|e| pm::Exemplar {
+            filtered_attributes: key_values(&e.filtered_attributes),
+            time_unix_nano: e.time_unix_nano,
+            span_id: e.span_id.map(|s| s.to_bytes().to_vec()).unwrap_or_default(),
+            trace_id: e
+                .trace_id
+                .map(|t| t.to_bytes().to_vec())
+                .unwrap_or_default(),
+            value: Some(match e.value {
+                Number::F64(v) => pm::exemplar::Value::AsDouble(v),
+                other => pm::exemplar::Value::AsInt(other.as_i64()),
+            }),
+        })
+        .collect()
+}
+
+fn number_points(points: &[crate::metrics::data::NumberDataPoint]) -> Vec<pm::NumberDataPoint> {
+    points
+        .iter()
+        .map(|p| pm::NumberDataPoint {
+            attributes: key_values(&p.attributes),
+            start_time_unix_nano: p.start_time_unix_nano,
+            time_unix_nano: p.time_unix_nano,
+            exemplars: exemplars(&p.exemplars),
+            flags: 0,
+            value: Some(number_value(p.value)),
+        })
+        .collect()
+}
+
+fn data(d: &MetricData) -> pm::metric::Data {
+    match d {
+        MetricData::Sum(s) => pm::metric::Data::Sum(pm::Sum {
+            data_points: number_points(&s.data_points),
+            aggregation_temporality: temporality(s.temporality),
+            is_monotonic: s.is_monotonic,
+        }),
+        MetricData::Gauge(g) => pm::metric::Data::Gauge(pm::Gauge {
+            data_points: number_points(&g.data_points),
+        }),
+        MetricData::Histogram(h) => pm::metric::Data::Histogram(pm::Histogram {
+            data_points: h
+                .data_points
+                .iter()
+                .map(|p| pm::HistogramDataPoint {
+                    attributes: key_values(&p.attributes),
+                    start_time_unix_nano: p.start_time_unix_nano,
+                    time_unix_nano: p.time_unix_nano,
+                    count: p.count,
+                    sum: Some(p.sum),
+                    bucket_counts: p.bucket_counts.clone(),
+                    explicit_bounds: p.bounds.clone(),
+                    exemplars: exemplars(&p.exemplars),
+                    flags: 0,
+                    min: p.min,
+                    max: p.max,
+                })
+                .collect(),
+            aggregation_temporality: temporality(h.temporality),
+        }),
+        MetricData::ExponentialHistogram(h) => {
+            use pm::exponential_histogram_data_point::Buckets;
+            pm::metric::Data::ExponentialHistogram(pm::ExponentialHistogram {
+                data_points: h
+                    .data_points
+                    .iter()
+                    .map(|p| pm::ExponentialHistogramDataPoint {
+                        attributes: key_values(&p.attributes),
+                        start_time_unix_nano: p.start_time_unix_nano,
+                        time_unix_nano: p.time_unix_nano,
+                        count: p.count,
+                        sum: Some(p.sum),
+                        scale: p.scale,
+                        zero_count: p.zero_count,
+                        positive: Some(Buckets {
+                            offset: p.positive.offset,
+                            bucket_counts: p.positive.counts.clone(),
+                        }),
+                        negative: Some(Buckets {
+                            offset: p.negative.offset,
+                            bucket_counts: p.negative.counts.clone(),
+                        }),
+                        flags: 0,
+                        exemplars: exemplars(&p.exemplars),
+                        min: p.min,
+                        max: p.max,
+                        zero_threshold: p.zero_threshold,
+                    })
+                    .collect(),
+                aggregation_temporality: temporality(h.temporality),
+            })
+        }
+    }
+}
+
+/// The OTLP request for one collection.
+pub(crate) fn to_proto(resource_metrics: &ResourceMetrics) -> ExportMetricsServiceRequest {
+    let rm = resource_metrics;
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![pm::ResourceMetrics {
+            resource: Some(pr::Resource {
+                attributes: key_values(rm.resource.attributes()),
+                ..Default::default()
+            }),
+            scope_metrics: rm
+                .scope_metrics
+                .iter()
+                .map(|sm| pm::ScopeMetrics {
+                    scope: Some(pc::InstrumentationScope {
+                        name: sm.scope.name().to_string(),
+                        version: sm.scope.version().unwrap_or_default().to_string(),
+                        attributes: key_values(sm.scope.attributes()),
+                        dropped_attributes_count: 0,
+                    }),
+                    metrics: sm
+                        .metrics
+                        .iter()
+                        .map(|m| pm::Metric {
+                            name: m.name.to_string(),
+                            description: m.description.to_string(),
+                            unit: m.unit.to_string(),
+                            metadata: Vec::new(),
+                            data: Some(data(&m.data)),
+                        })
+                        .collect(),
+                    schema_url: sm.scope.schema_url().unwrap_or_default().to_string(),
+                })
+                .collect(),
+            schema_url: rm.resource.schema_url().unwrap_or_default().to_string(),
+        }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{ManualReader, MeterProvider};
+    use crate::resource::Resource;
+    use prost::Message;
+
+    #[test]
+    fn request_round_trips_through_protobuf() {
+        let reader = ManualReader::new();
+        let provider = MeterProvider::builder()
+            .with_resource(Resource::from_attributes([KeyValue::new(
+                "service.name",
+                "svc",
+            )]))
+            .with_reader(reader.clone())
+            .build();
+        let meter = provider.meter("my.meter.name");
+        let c = meter.u64_counter("c").with_unit("1").build();
+        c.add(3, &[KeyValue::new("k", "v")]);
+        let h = meter
+            .f64_histogram("h")
+            .with_boundaries(vec![1.0, 10.0])
+            .build();
+        h.record(5.0, &[]);
+        meter
+            .f64_observable_gauge("g")
+            .with_callback(|o| o.observe(-1.5, &[KeyValue::new("n", 1)]))
+            .build();
+        let rm = reader.collect().unwrap();
+        let bytes = to_proto(&rm).encode_to_vec();
+        let back = ExportMetricsServiceRequest::decode(bytes.as_slice()).unwrap();
+        let r = &back.resource_metrics[0];
+        assert_eq!(
+            r.resource.as_ref().unwrap().attributes[0].key,
+            "service.name"
+        );
+        let sm = &r.scope_metrics[0];
+        assert_eq!(sm.scope.as_ref().unwrap().name, "my.meter.name");
+        assert_eq!(sm.metrics.len(), 3);
+        let Some(pm::metric::Data::Sum(sum)) = &sm.metrics[0].data else {
+            panic!("sum expected")
+        };
+        assert!(sum.is_monotonic);
+        assert_eq!(sum.aggregation_temporality, 2);
+        assert_eq!(
+            sum.data_points[0].value,
+            Some(pm::number_data_point::Value::AsInt(3))
+        );
+        assert_eq!(sum.data_points[0].attributes[0].key, "k");
+        let Some(pm::metric::Data::Histogram(hist)) = &sm.metrics[1].data else {
+            panic!("histogram expected")
+        };
+        assert_eq!(hist.data_points[0].bucket_counts, vec![0, 1, 0]);
+        assert_eq!(hist.data_points[0].explicit_bounds, vec![1.0, 10.0]);
+        assert_eq!(hist.data_points[0].min, Some(5.0));
+        let Some(pm::metric::Data::Gauge(g)) = &sm.metrics[2].data else {
+            panic!("gauge expected")
+        };
+        assert_eq!(
+            g.data_points[0].value,
+            Some(pm::number_data_point::Value::AsDouble(-1.5))
+        );
+        provider.shutdown().unwrap();
+    }
+}

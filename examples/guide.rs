@@ -6,6 +6,9 @@
 
 use otlp_sdk::export::ConsoleSpanExporter;
 use otlp_sdk::logs::{ConsoleLogExporter, LogBridge, LoggerProvider};
+use otlp_sdk::metrics::{
+    ConsoleMetricExporter, Counter, MeterProvider, Observer, PeriodicExportingMetricReader,
+};
 use otlp_sdk::resource::{Resource, SERVICE_NAME};
 use otlp_sdk::semconv::{HTTP_METHOD, HTTP_URL};
 use otlp_sdk::trace::{get_current_span, Status, TracerProvider};
@@ -47,6 +50,28 @@ fn init_tracing(resource: &Resource, otlp: bool) -> TracerProvider {
     }
     let provider = builder.build();
     global::set_tracer_provider(provider.clone());
+    provider
+}
+
+/// Guide, Metrics "Initialization": a meter provider with periodic exporting readers (console,
+/// and OTLP when configured), set as the global provider. Shutdown makes a final collection,
+/// so everything is exported even though the run ends before the first interval.
+#[cfg_attr(not(any(feature = "grpc", feature = "http")), allow(unused_variables))]
+fn init_metrics(resource: &Resource, otlp: bool) -> MeterProvider {
+    let reader = PeriodicExportingMetricReader::builder(ConsoleMetricExporter::default()).build();
+    #[allow(unused_mut)]
+    let mut builder = MeterProvider::builder()
+        .with_resource(resource.clone())
+        .with_reader(reader);
+    #[cfg(any(feature = "grpc", feature = "http"))]
+    if otlp {
+        use otlp_sdk::export::otlp::OtlpMetricExporter;
+        if let Some(exporter) = configured(OtlpMetricExporter::builder().build()) {
+            builder = builder.with_reader(PeriodicExportingMetricReader::builder(exporter).build());
+        }
+    }
+    let provider = builder.build();
+    global::set_meter_provider(provider.clone());
     provider
 }
 
@@ -130,6 +155,64 @@ fn do_failing_work() {
     }
 }
 
+/// Guide, "Creating a Synchronous Counter".
+fn do_counted_work(work_counter: &Counter<u64>, work_type: &'static str) {
+    work_counter.add(1, &[KeyValue::new("work.type", work_type)]);
+    println!("doing some work...");
+}
+
+/// Guide, "Creating Asynchronous Counter": the callback reports three observations.
+fn pf_callback(observer: &Observer<'_, u64>) {
+    observer.observe(8, &[KeyValue::new("pid", 0), KeyValue::new("bitness", 64)]);
+    observer.observe(
+        37741921,
+        &[KeyValue::new("pid", 4), KeyValue::new("bitness", 64)],
+    );
+    observer.observe(
+        10465,
+        &[KeyValue::new("pid", 880), KeyValue::new("bitness", 32)],
+    );
+}
+
+/// Guide, "Counter", "Creating Asynchronous Counter" and "Histogram".
+fn record_metrics() {
+    // Creates a meter from the global meter provider
+    let meter = global::meter("my.meter.name");
+    let work_counter = meter
+        .u64_counter("work.counter")
+        .with_unit("1")
+        .with_description("Counts the amount of work done")
+        .build();
+    for _ in 0..3 {
+        do_counted_work(&work_counter, "a");
+    }
+    meter
+        .u64_observable_counter("PF")
+        .with_unit("1")
+        .with_description("process page faults")
+        .with_callback(pf_callback)
+        .build();
+    let http_server_duration = meter
+        .f64_histogram("http.server.duration")
+        .with_unit("ms")
+        .with_description("measures the duration of the inbound HTTP request")
+        .build();
+    http_server_duration.record(
+        50.0,
+        &[
+            KeyValue::new("http.request.method", "POST"),
+            KeyValue::new("url.scheme", "https"),
+        ],
+    );
+    http_server_duration.record(
+        100.0,
+        &[
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("url.scheme", "http"),
+        ],
+    );
+}
+
 /// Guide, "Extracting Trace and Span IDs".
 fn get_trace_span_ids() -> Option<(String, String)> {
     let current_span = get_current_span();
@@ -158,6 +241,7 @@ fn main() {
     let otlp = otlp_wanted();
     let resource = Resource::new([KeyValue::new(SERVICE_NAME, "my.service.name")]);
     let tracer_provider = init_tracing(&resource, otlp);
+    let meter_provider = init_metrics(&resource, otlp);
     let logger_provider = init_logging(&resource, otlp);
 
     do_work();
@@ -165,9 +249,13 @@ fn main() {
     do_decorated_work();
     do_failing_work();
     traced_function();
+    record_metrics();
 
     if let Err(e) = tracer_provider.shutdown() {
         eprintln!("tracer provider shutdown: {e}");
+    }
+    if let Err(e) = meter_provider.shutdown() {
+        eprintln!("meter provider shutdown: {e}");
     }
     if let Err(e) = logger_provider.shutdown() {
         eprintln!("logger provider shutdown: {e}");

@@ -74,8 +74,8 @@ mod exporter;
 mod instrument;
 mod meter;
 mod number;
-// Used by the OTLP metric exporter (wired by the export module).
-#[allow(dead_code)]
+// Used by the OTLP metric exporter (`export::otlp::OtlpMetricExporter`).
+#[cfg_attr(not(any(feature = "grpc", feature = "http")), allow(dead_code))]
 pub(crate) mod otlp;
 mod provider;
 mod reader;

@@ -319,6 +319,10 @@ mod log_exporter;
 #[cfg(any(feature = "grpc", feature = "http"))]
 pub use log_exporter::OtlpLogExporter;
 #[cfg(any(feature = "grpc", feature = "http"))]
+mod metric_exporter;
+#[cfg(any(feature = "grpc", feature = "http"))]
+pub use metric_exporter::OtlpMetricExporter;
+#[cfg(any(feature = "grpc", feature = "http"))]
 mod span_exporter;
 #[cfg(any(feature = "grpc", feature = "http"))]
 pub use span_exporter::OtlpSpanExporter;

@@ -216,6 +216,78 @@ fn span_workload(name: &str) -> bool {
     true
 }
 
+// ------------------------------------------------------------------ metrics
+
+mod metric_workloads {
+    use super::*;
+    use otlp_sdk::metrics::{
+        InstrumentKind, MeterProvider, MetricExporter, PeriodicExportingMetricReader,
+        ResourceMetrics, Temporality,
+    };
+    use otlp_sdk::KeyValue;
+
+    struct NoopMetricExporter;
+
+    impl MetricExporter for NoopMetricExporter {
+        fn export(&mut self, _m: &ResourceMetrics) -> SdkResult {
+            Ok(())
+        }
+        fn temporality(&self, _k: InstrumentKind) -> Temporality {
+            Temporality::Cumulative
+        }
+    }
+
+    pub(super) fn run(name: &str) -> bool {
+        if !matches!(
+            name,
+            "counter_add_3attrs"
+                | "counter_add_3attrs_2threads"
+                | "histogram_record_3attrs"
+                | "histogram_record_3attrs_2threads"
+        ) {
+            return false;
+        }
+        let reader = PeriodicExportingMetricReader::builder(NoopMetricExporter)
+            .with_interval(Duration::from_secs(3600))
+            .build();
+        let provider = MeterProvider::builder().with_reader(reader).build();
+        let meter = provider.meter("upstream-bench");
+        let sets: Vec<[KeyValue; 3]> = (0..10i64)
+            .map(|k| {
+                [
+                    KeyValue::new("attr.one", format!("value{}", k + 1)),
+                    KeyValue::new("attr.two", "constant"),
+                    KeyValue::new("attr.three", k),
+                ]
+            })
+            .collect();
+        let r = match name {
+            "counter_add_3attrs" | "counter_add_3attrs_2threads" => {
+                let counter = meter.u64_counter("bench.counter").build();
+                let op = |i: u64| counter.add(1, &sets[(i % 10) as usize]);
+                if name.ends_with("2threads") {
+                    bench_mt(op)
+                } else {
+                    bench(1, op)
+                }
+            }
+            _ => {
+                let histogram = meter.f64_histogram("bench.histogram").build();
+                let op =
+                    |i: u64| histogram.record((i % 1000) as f64 * 1.7, &sets[(i % 10) as usize]);
+                if name.ends_with("2threads") {
+                    bench_mt(op)
+                } else {
+                    bench(1, op)
+                }
+            }
+        };
+        let _ = provider.shutdown();
+        print_micro(name, &r, "");
+        true
+    }
+}
+
 // ------------------------------------------------------------------ export
 
 #[cfg(all(feature = "grpc", feature = "http"))]
@@ -353,7 +425,7 @@ fn main() {
         eprintln!("usage: cargo bench --bench workloads -- NAME");
         std::process::exit(2);
     };
-    if !span_workload(&name) && !export::run(&name) {
+    if !span_workload(&name) && !metric_workloads::run(&name) && !export::run(&name) {
         eprintln!("unknown workload {name}");
         std::process::exit(1);
     }

@@ -194,3 +194,43 @@ pub fn take_meter_provider() -> Option<crate::metrics::MeterProvider> {
         .ok()
         .and_then(|mut g| g.take())
 }
+
+/// Shuts down the global tracer, meter and logger providers when dropped, so that a `main`
+/// that returns (or unwinds) still flushes everything they accepted:
+///
+/// ```
+/// fn main() {
+///     let _flush_on_exit = otlp_sdk::global::shutdown_guard();
+///     // ... set providers, do work ...
+/// } // here every global provider is shut down, flushing its queues
+/// ```
+pub fn shutdown_guard() -> ShutdownGuard {
+    ShutdownGuard { _private: () }
+}
+
+/// See [`shutdown_guard`].
+#[must_use = "the providers are shut down when the guard is dropped"]
+#[derive(Debug)]
+pub struct ShutdownGuard {
+    _private: (),
+}
+
+impl Drop for ShutdownGuard {
+    fn drop(&mut self) {
+        if let Some(p) = take_tracer_provider() {
+            if let Err(e) = p.shutdown() {
+                crate::diagnostics::report(&format!("tracer provider shutdown: {e}"));
+            }
+        }
+        if let Some(p) = take_meter_provider() {
+            if let Err(e) = p.shutdown() {
+                crate::diagnostics::report(&format!("meter provider shutdown: {e}"));
+            }
+        }
+        if let Some(p) = take_logger_provider() {
+            if let Err(e) = p.shutdown() {
+                crate::diagnostics::report(&format!("logger provider shutdown: {e}"));
+            }
+        }
+    }
+}

@@ -27,7 +27,7 @@ thread_local! {
 
 #[inline]
 fn with_rng<T>(f: impl FnOnce(&mut SmallRng) -> T) -> T {
-    RNG.with(|r| f(&mut r.borrow_mut()))
+    RNG.with_borrow_mut(f)
 }
 
 pub(crate) fn random_trace_id() -> TraceId {
@@ -45,6 +45,17 @@ pub(crate) fn random_span_id() -> SpanId {
         if v != 0 {
             return SpanId::from_u64(v);
         }
+    }
+}
+
+/// A new trace id and span id from one borrow of the thread's generator.
+#[inline]
+pub(crate) fn random_ids() -> (TraceId, SpanId) {
+    let (t, s): (u128, u64) = with_rng(|r| (r.random(), r.random()));
+    if t != 0 && s != 0 {
+        (TraceId::from_u128(t), SpanId::from_u64(s))
+    } else {
+        (random_trace_id(), random_span_id())
     }
 }
 

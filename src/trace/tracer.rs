@@ -9,7 +9,7 @@ use crate::context::{Context, ContextGuard};
 use crate::scope::InstrumentationScope;
 use crate::time::{now_unix_nanos, to_unix_nanos};
 use crate::trace::id::{SpanContext, SpanId};
-use crate::trace::id_generator::{random_span_id, random_trace_id};
+use crate::trace::id_generator::{random_ids, random_span_id};
 use crate::trace::pool;
 use crate::trace::provider::ProviderInner;
 use crate::trace::sampler::SamplingDecision;
@@ -88,17 +88,11 @@ impl Tracer {
         };
         let psc = parent_cx.span_context();
         let has_parent = psc.is_valid();
-        let trace_id = if has_parent {
-            psc.trace_id()
-        } else {
-            match &self.provider.id_generator {
-                None => random_trace_id(),
-                Some(g) => g.new_trace_id(),
-            }
-        };
-        let span_id = match &self.provider.id_generator {
-            None => random_span_id(),
-            Some(g) => g.new_span_id(),
+        let (trace_id, span_id) = match &self.provider.id_generator {
+            None if has_parent => (psc.trace_id(), random_span_id()),
+            None => random_ids(),
+            Some(g) if has_parent => (psc.trace_id(), g.new_span_id()),
+            Some(g) => (g.new_trace_id(), g.new_span_id()),
         };
         let attrs_in = b.attributes.unwrap_or_default();
         let result = self
@@ -133,9 +127,11 @@ impl Tracer {
         data.dropped_links_count = 0;
         data.status = Status::Unset;
         data.scope = self.scope.clone();
-        for kv in attrs_in.into_iter().chain(result.attributes) {
-            if !upsert(&mut data.attributes, kv, limits.span_attrs()) {
-                data.dropped_attributes_count += 1;
+        if !attrs_in.is_empty() || !result.attributes.is_empty() {
+            for kv in attrs_in.into_iter().chain(result.attributes) {
+                if !upsert(&mut data.attributes, kv, limits.span_attrs()) {
+                    data.dropped_attributes_count += 1;
+                }
             }
         }
         for l in b.links {

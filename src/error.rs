@@ -12,6 +12,19 @@ use std::time::Duration;
 /// The result of `force_flush`, `shutdown` and exporter calls.
 pub type SdkResult = Result<(), SdkError>;
 
+/// Runs every operation (all of them, even after a failure) and returns the first error.
+pub(crate) fn first_error(results: impl Iterator<Item = SdkResult>) -> SdkResult {
+    let mut out = Ok(());
+    for r in results {
+        if let Err(e) = r {
+            if out.is_ok() {
+                out = Err(e);
+            }
+        }
+    }
+    out
+}
+
 /// Why a flush, shutdown or export did not succeed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

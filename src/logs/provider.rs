@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::attributes::StringValue;
 use crate::context::Context;
-use crate::error::{SdkError, SdkResult};
+use crate::error::{first_error, SdkError, SdkResult};
 use crate::logs::exporter::LogExporter;
 use crate::logs::limits::LogLimits;
 use crate::logs::logger::Logger;
@@ -126,18 +126,6 @@ impl LoggerProvider {
     pub fn dropped_after_shutdown(&self) -> u64 {
         self.inner.dropped_after_shutdown.load(Ordering::Relaxed)
     }
-}
-
-fn first_error(results: impl Iterator<Item = SdkResult>) -> SdkResult {
-    let mut out = Ok(());
-    for r in results {
-        if let Err(e) = r {
-            if out.is_ok() {
-                out = Err(e);
-            }
-        }
-    }
-    out
 }
 
 impl fmt::Debug for LoggerProvider {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::attributes::StringValue;
 use crate::diagnostics;
-use crate::error::{SdkError, SdkResult};
+use crate::error::{first_error, SdkError, SdkResult};
 use crate::resource::Resource;
 use crate::scope::InstrumentationScope;
 use crate::trace::id_generator::IdGenerator;
@@ -159,18 +159,6 @@ impl TracerProvider {
     pub fn dropped_after_shutdown(&self) -> u64 {
         self.inner.dropped_after_shutdown.load(Ordering::Relaxed)
     }
-}
-
-fn first_error(results: impl Iterator<Item = SdkResult>) -> SdkResult {
-    let mut out = Ok(());
-    for r in results {
-        if let Err(e) = r {
-            if out.is_ok() {
-                out = Err(e);
-            }
-        }
-    }
-    out
 }
 
 impl fmt::Debug for TracerProvider {

@@ -186,10 +186,10 @@ pub fn get_text_map_propagator() -> SharedPropagator {
 /// that returns (or unwinds) still flushes everything they accepted:
 ///
 /// ```
-/// fn main() {
-///     let _flush_on_exit = otlp_sdk::global::shutdown_guard();
-///     // ... set providers, do work ...
-/// } // here every global provider is shut down, flushing its queues
+/// // At the top of `main`:
+/// let _flush_on_exit = otlp_sdk::global::shutdown_guard();
+/// // ... set providers, do work ...
+/// // When `main` returns, every global provider is shut down, flushing its queues.
 /// ```
 pub fn shutdown_guard() -> ShutdownGuard {
     ShutdownGuard { _private: () }

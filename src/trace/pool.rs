@@ -32,11 +32,18 @@ fn empty_scope() -> InstrumentationScope {
     EMPTY.get_or_init(InstrumentationScope::default).clone()
 }
 
-/// A cleared record, recycled when possible.
+/// A record for a new span: recycled when possible. Its vectors are emptied here, on the
+/// thread that will fill it (which also allocated most of what they held), and keep their
+/// capacity; every other field is overwritten by the caller.
 #[inline]
 pub(crate) fn take() -> Box<SpanData> {
     match pool().pop() {
-        Some(b) => b,
+        Some(mut b) => {
+            clear_or_shrink(&mut b.attributes, MAX_KEPT_ATTRIBUTES);
+            clear_or_shrink(&mut b.events, MAX_KEPT_EVENTS);
+            clear_or_shrink(&mut b.links, MAX_KEPT_LINKS);
+            b
+        }
         None => Box::new(SpanData {
             span_context: SpanContext::INVALID,
             parent_span_id: crate::trace::id::SpanId::INVALID,
@@ -57,23 +64,21 @@ pub(crate) fn take() -> Box<SpanData> {
     }
 }
 
-/// Clears `batch` and returns its records to the pool.
+#[inline]
+fn clear_or_shrink<T>(v: &mut Vec<T>, max_kept: usize) {
+    if v.capacity() > max_kept {
+        *v = Vec::new();
+    } else {
+        v.clear();
+    }
+}
+
+/// Returns exported records to the pool, untouched: the exporting thread does not write to
+/// them (no cache lines bounce back), and their contents are dropped by the next span that
+/// takes them. When the pool is full the rest are freed here.
 pub(crate) fn recycle(batch: &mut Vec<Box<SpanData>>) {
     let pool = pool();
-    for mut s in batch.drain(..) {
-        if s.attributes.capacity() > MAX_KEPT_ATTRIBUTES
-            || s.events.capacity() > MAX_KEPT_EVENTS
-            || s.links.capacity() > MAX_KEPT_LINKS
-        {
-            continue;
-        }
-        s.attributes.clear();
-        s.events.clear();
-        s.links.clear();
-        s.span_context = SpanContext::INVALID;
-        s.name = "".into();
-        s.status = Status::Unset;
-        s.scope = empty_scope();
+    for s in batch.drain(..) {
         if pool.push(s).is_err() {
             // Full: the remaining records are freed.
         }

@@ -126,7 +126,11 @@ impl Tracer {
         data.dropped_events_count = 0;
         data.dropped_links_count = 0;
         data.status = Status::Unset;
-        data.scope = self.scope.clone();
+        // A recycled record usually holds this tracer's scope already: keeping it avoids
+        // touching the scope's reference count (shared with the exporting thread).
+        if !data.scope.ptr_eq(&self.scope) {
+            data.scope = self.scope.clone();
+        }
         if !attrs_in.is_empty() || !result.attributes.is_empty() {
             for kv in attrs_in.into_iter().chain(result.attributes) {
                 if !upsert(&mut data.attributes, kv, limits.span_attrs()) {

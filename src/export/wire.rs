@@ -7,7 +7,26 @@
 //! decodes with the generated types to exactly what the prost path would build; the tests
 //! below compare the two field by field.
 
-use prost::encoding::{encode_varint, encoded_len_varint};
+use prost::encoding::encoded_len_varint;
+
+/// Appends `v` as a protobuf varint. Most varints here (tags, small lengths, counts) take one
+/// byte, so that case is a single push.
+#[inline(always)]
+fn encode_varint(mut v: u64, buf: &mut Vec<u8>) {
+    if v < 0x80 {
+        buf.push(v as u8);
+        return;
+    }
+    let mut tmp = [0u8; 10];
+    let mut n = 0;
+    while v >= 0x80 {
+        tmp[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    tmp[n] = v as u8;
+    buf.extend_from_slice(&tmp[..=n]);
+}
 
 use crate::attributes::{Array, KeyValue, Value};
 use crate::resource::Resource;
@@ -635,6 +654,27 @@ mod tests {
         encode_trace_request(provider.resource(), &boxed, &mut buf);
         let via_prost = crate::export::otlp::encode_spans(provider.resource(), &spans);
         assert_eq!(buf, via_prost.encode_to_vec());
+    }
+
+    #[test]
+    fn varints_match_prost() {
+        for v in [
+            0u64,
+            1,
+            127,
+            128,
+            300,
+            16_383,
+            16_384,
+            u32::MAX as u64,
+            u64::MAX,
+        ] {
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            encode_varint(v, &mut ours);
+            prost::encoding::encode_varint(v, &mut theirs);
+            assert_eq!(ours, theirs, "{v}");
+            assert_eq!(ours.len(), encoded_len_varint(v));
+        }
     }
 
     #[test]

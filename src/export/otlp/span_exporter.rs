@@ -21,9 +21,6 @@ use crate::trace::{SpanData, SpanExporter};
 pub struct OtlpSpanExporter {
     client: OtlpClient,
     resource: Resource,
-    /// Reused between exports: protobuf requests are written straight from the span records
-    /// into this buffer (see `export::wire`).
-    buf: Vec<u8>,
     /// Requests sent whose outcome is not collected yet (at most `max_in_flight - 1` between
     /// calls).
     in_flight: VecDeque<Pending>,
@@ -78,7 +75,6 @@ impl OtlpExporterBuilder<OtlpSpanExporter> {
         Ok(OtlpSpanExporter {
             client,
             resource: Resource::default(),
-            buf: Vec::new(),
             in_flight: VecDeque::new(),
             max_in_flight: 1,
         })
@@ -107,11 +103,11 @@ impl SpanExporter for OtlpSpanExporter {
             );
             req.to_otlp_json().into_bytes()
         } else {
-            self.buf.clear();
-            wire::encode_trace_request(&self.resource, batch, &mut self.buf);
-            // The transport keeps the body until the request completes; hand it a copy of
-            // the exact size and keep the (large) buffer for the next batch.
-            self.buf.clone()
+            // The transport owns the body until the request completes; the encoder reserves
+            // the exact size up front, so each request is one allocation and no copy.
+            let mut body = Vec::new();
+            wire::encode_trace_request(&self.resource, batch, &mut body);
+            body
         };
         let submitted = self
             .client

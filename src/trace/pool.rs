@@ -1,14 +1,22 @@
 //! Recycling of span records.
 //!
 //! A span's data lives in one heap block from start to export, so ending, queueing and
-//! batching a span move a pointer, never the ~250-byte record. After export, the batch
-//! processor clears the records (keeping their vectors' capacity) and returns them here, and
-//! the next spans reuse them: in steady state a span allocates nothing for itself, and no
-//! block is freed on a thread other than the one that allocated it (which is slow with most
-//! allocators).
+//! batching a span move a pointer, never the ~220-byte record. After export, the batch
+//! processor hands the whole batch of records back here, untouched, and new spans reuse
+//! them: in steady state a span allocates nothing for itself.
 //!
-//! The pool is bounded; records with unusually large vectors are freed instead of kept.
+//! Records travel in batches, so recycling costs no atomic operation per span: the exporting
+//! thread pushes each exported batch (a `Vec` of records) onto a bounded queue of free
+//! batches, and a thread starting spans takes a whole batch into a thread-local cache when
+//! its cache runs dry. The record's vectors are cleared by the thread that reuses it (which
+//! usually allocated what they held), and the exporting thread never writes to a record, so
+//! no cache line is bounced back and forth for it.
+//!
+//! Memory stays bounded: at most `FREE_BATCHES` batches wait in the queue (more are freed),
+//! each thread caches at most one batch, and records with unusually large vectors are
+//! replaced by fresh ones.
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use crossbeam_queue::ArrayQueue;
@@ -17,14 +25,20 @@ use crate::scope::InstrumentationScope;
 use crate::trace::id::SpanContext;
 use crate::trace::span_data::{SpanData, SpanKind, Status};
 
-const POOL_SIZE: usize = 8192;
+/// Batches of free records kept for reuse.
+const FREE_BATCHES: usize = 16;
 const MAX_KEPT_ATTRIBUTES: usize = 32;
 const MAX_KEPT_EVENTS: usize = 16;
 const MAX_KEPT_LINKS: usize = 8;
 
-fn pool() -> &'static ArrayQueue<Box<SpanData>> {
-    static POOL: OnceLock<ArrayQueue<Box<SpanData>>> = OnceLock::new();
-    POOL.get_or_init(|| ArrayQueue::new(POOL_SIZE))
+fn free_batches() -> &'static ArrayQueue<Vec<Box<SpanData>>> {
+    static FREE: OnceLock<ArrayQueue<Vec<Box<SpanData>>>> = OnceLock::new();
+    FREE.get_or_init(|| ArrayQueue::new(FREE_BATCHES))
+}
+
+thread_local! {
+    /// This thread's cache of free records.
+    static LOCAL: RefCell<Vec<Box<SpanData>>> = const { RefCell::new(Vec::new()) };
 }
 
 fn empty_scope() -> InstrumentationScope {
@@ -32,12 +46,28 @@ fn empty_scope() -> InstrumentationScope {
     EMPTY.get_or_init(InstrumentationScope::default).clone()
 }
 
+fn local_pop() -> Option<Box<SpanData>> {
+    LOCAL
+        .try_with(|l| {
+            let mut l = l.try_borrow_mut().ok()?;
+            if let Some(r) = l.pop() {
+                return Some(r);
+            }
+            let mut batch = free_batches().pop()?;
+            let r = batch.pop();
+            *l = batch;
+            r
+        })
+        .ok()
+        .flatten()
+}
+
 /// A record for a new span: recycled when possible. Its vectors are emptied here, on the
-/// thread that will fill it (which also allocated most of what they held), and keep their
-/// capacity; every other field is overwritten by the caller.
+/// thread that will fill it, and keep their capacity; every other field is overwritten by
+/// the caller.
 #[inline]
 pub(crate) fn take() -> Box<SpanData> {
-    match pool().pop() {
+    match local_pop() {
         Some(mut b) => {
             clear_or_shrink(&mut b.attributes, MAX_KEPT_ATTRIBUTES);
             clear_or_shrink(&mut b.events, MAX_KEPT_EVENTS);
@@ -73,14 +103,38 @@ fn clear_or_shrink<T>(v: &mut Vec<T>, max_kept: usize) {
     }
 }
 
-/// Returns exported records to the pool, untouched: the exporting thread does not write to
-/// them (no cache lines bounce back), and their contents are dropped by the next span that
-/// takes them. When the pool is full the rest are freed here.
+/// Hands an exported batch of records back for reuse, untouched, leaving `batch` empty (with
+/// room for the next batch). When enough batches are already waiting, the records are freed.
 pub(crate) fn recycle(batch: &mut Vec<Box<SpanData>>) {
-    let pool = pool();
-    for s in batch.drain(..) {
-        if pool.push(s).is_err() {
-            // Full: the remaining records are freed.
+    if batch.is_empty() {
+        return;
+    }
+    let full = std::mem::replace(batch, Vec::with_capacity(batch.capacity()));
+    // A full queue hands the batch back: it is dropped here, freeing its records.
+    let _ = free_batches().push(full);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_come_back_cleared_and_memory_stays_bounded() {
+        // Fill more batches than the queue keeps: the extra ones are freed, not kept.
+        for round in 0..FREE_BATCHES + 4 {
+            let mut batch: Vec<Box<SpanData>> = (0..8)
+                .map(|i| {
+                    let mut r = take();
+                    r.attributes
+                        .push(crate::KeyValue::new("k", i as i64 + round as i64));
+                    r
+                })
+                .collect();
+            recycle(&mut batch);
+            assert!(batch.is_empty());
         }
+        assert!(free_batches().len() <= FREE_BATCHES);
+        let r = take();
+        assert!(r.attributes.is_empty(), "recycled records are cleared");
     }
 }

@@ -222,11 +222,14 @@ impl SpanBuilder {
     }
     /// Starts the span and makes it current until the guard drops.
     pub fn start_as_current(self, tracer: &Tracer) -> SpanGuard {
-        let cx = Context::current();
-        let span = tracer.build(self, &cx);
-        let shared = Arc::new(SharedSpan::new(span));
-        let handle = SpanHandle::new(Some(Arc::clone(&shared)));
-        let cx_guard = cx.with_shared_span(shared).attach();
+        // Build the span and its context from the current one in place (no clone of it).
+        let (handle, cx) = Context::map_current(|cx| {
+            let span = tracer.build(self, cx);
+            let shared = Arc::new(SharedSpan::new(span));
+            let handle = SpanHandle::new(Some(Arc::clone(&shared)));
+            (handle, cx.with_shared_span(shared))
+        });
+        let cx_guard = cx.attach();
         SpanGuard {
             handle,
             _cx: cx_guard,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need (the rotel OTLP collector, from PyPI, into a venv under
-# target/) and runs every test: formatting, clippy, the full suite with all features (the
+# target/) and runs every test: formatting, clippy, rustdoc (broken links), the full suite with all features (the
 # end-to-end tests against the real collector included), and the suite without default
 # features (console + in-memory only).
 set -euo pipefail
@@ -22,5 +22,6 @@ echo "using rotel collector: $ROTEL_AGENT ($("$ROTEL_AGENT" --version))"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 cargo test --workspace --all-features
 cargo test --no-default-features --lib --tests

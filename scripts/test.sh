@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need (the rotel OTLP collector, from PyPI, into a venv under
-# target/) and runs every test: formatting, clippy, rustdoc (broken links), the full suite with all features (the
-# end-to-end tests against the real collector included), and the suite without default
-# features (console + in-memory only).
+# target/) and runs every test: formatting, clippy, rustdoc (broken links), the full suite
+# with all features (the end-to-end tests against the real collector included), and the
+# suite without default features (console + in-memory only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value as Json};
 
@@ -12,12 +11,36 @@ use crate::resource::Resource;
 use crate::time::from_unix_nanos;
 use crate::trace::{SpanData, SpanExporter, SpanKind, Status};
 
-type Sink = Arc<Mutex<dyn Write + Send>>;
+/// Where console exporters write: stdout or any writer, one indented JSON block per item.
+/// Shared by the span, metric and log console exporters.
+pub(crate) struct ConsoleWriter(Box<dyn Write + Send>);
+
+impl ConsoleWriter {
+    pub(crate) fn new(w: impl Write + Send + 'static) -> Self {
+        ConsoleWriter(Box::new(w))
+    }
+
+    /// Writes each value as an indented JSON block, then flushes.
+    pub(crate) fn write_blocks(&mut self, values: impl IntoIterator<Item = Json>) -> SdkResult {
+        let mut text = String::new();
+        for v in values {
+            text.push_str(
+                &serde_json::to_string_pretty(&v)
+                    .map_err(|e| SdkError::failed(format!("console encoding: {e}")))?,
+            );
+            text.push('\n');
+        }
+        self.0
+            .write_all(text.as_bytes())
+            .and_then(|_| self.0.flush())
+            .map_err(|e| SdkError::failed(format!("console write: {e}")))
+    }
+}
 
 /// Prints each span as an indented JSON block, in the layout of the Python SDK's
 /// `ConsoleSpanExporter` (ids as `0x`-prefixed hex, ISO-8601 times, the resource).
 pub struct ConsoleSpanExporter {
-    out: Sink,
+    out: ConsoleWriter,
     resource: Option<Resource>,
 }
 
@@ -32,7 +55,7 @@ impl ConsoleSpanExporter {
     /// Writes to `w` instead of stdout.
     pub fn with_writer(w: impl Write + Send + 'static) -> Self {
         ConsoleSpanExporter {
-            out: Arc::new(Mutex::new(w)),
+            out: ConsoleWriter::new(w),
             resource: None,
         }
     }
@@ -51,19 +74,8 @@ impl SpanExporter for ConsoleSpanExporter {
             .as_ref()
             .map(resource_json)
             .unwrap_or(Json::Null);
-        let mut text = String::new();
-        for span in batch {
-            let v = span_json(span, &resource);
-            text.push_str(&serde_json::to_string_pretty(&v).unwrap_or_default());
-            text.push('\n');
-        }
-        let mut out = self
-            .out
-            .lock()
-            .map_err(|_| SdkError::failed("console writer poisoned"))?;
-        out.write_all(text.as_bytes())
-            .and_then(|_| out.flush())
-            .map_err(|e| SdkError::failed(format!("console write: {e}")))
+        self.out
+            .write_blocks(batch.iter().map(|span| span_json(span, &resource)))
     }
 
     fn set_resource(&mut self, resource: &Resource) {

@@ -5,7 +5,7 @@
 //! - [`InMemorySpanExporter`]: keeps spans in memory, for tests.
 //! - [`otlp`]: OTLP over gRPC and HTTP (cargo features `grpc` and `http`).
 
-mod console;
+pub(crate) mod console;
 mod memory;
 #[cfg(any(feature = "grpc", feature = "http"))]
 pub(crate) mod wire;

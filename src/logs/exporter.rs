@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::error::{SdkError, SdkResult};
+use crate::error::SdkResult;
+use crate::export::console::ConsoleWriter;
 use crate::logs::record::{AnyValue, LogData};
 use crate::resource::Resource;
 use crate::time::from_unix_nanos;
@@ -73,12 +74,10 @@ impl LogExporter for InMemoryLogExporter {
     }
 }
 
-type Sink = Arc<Mutex<dyn Write + Send>>;
-
 /// Prints each record as an indented JSON block, in the layout of the Python SDK's
 /// `ConsoleLogExporter` (ids as `0x`-prefixed hex, ISO-8601 times, the resource).
 pub struct ConsoleLogExporter {
-    out: Sink,
+    out: ConsoleWriter,
     resource: Json,
 }
 
@@ -93,7 +92,7 @@ impl ConsoleLogExporter {
     /// Writes to `w` instead of stdout.
     pub fn with_writer(w: impl Write + Send + 'static) -> Self {
         ConsoleLogExporter {
-            out: Arc::new(Mutex::new(w)),
+            out: ConsoleWriter::new(w),
             resource: Json::Null,
         }
     }
@@ -107,19 +106,9 @@ impl fmt::Debug for ConsoleLogExporter {
 
 impl LogExporter for ConsoleLogExporter {
     fn export(&mut self, batch: &[LogData]) -> SdkResult {
-        let mut text = String::new();
-        for data in batch {
-            let v = record_json(data, &self.resource);
-            text.push_str(&serde_json::to_string_pretty(&v).unwrap_or_default());
-            text.push('\n');
-        }
-        let mut out = self
-            .out
-            .lock()
-            .map_err(|_| SdkError::failed("console writer poisoned"))?;
-        out.write_all(text.as_bytes())
-            .and_then(|_| out.flush())
-            .map_err(|e| SdkError::failed(format!("console write: {e}")))
+        let resource = &self.resource;
+        self.out
+            .write_blocks(batch.iter().map(|data| record_json(data, resource)))
     }
 
     fn set_resource(&mut self, resource: &Resource) {

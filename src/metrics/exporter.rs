@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::attributes::{Array, KeyValue, Value};
 use crate::error::{SdkError, SdkResult};
+use crate::export::console::ConsoleWriter;
 use crate::metrics::data::{Exemplar, MetricData, Number, ResourceMetrics};
 use crate::metrics::{InstrumentKind, Temporality, TemporalityPreference};
 
@@ -81,7 +82,7 @@ impl MetricExporter for InMemoryMetricExporter {
 /// Prints each collection as indented JSON on stdout, in the layout of the Python SDK's
 /// `ConsoleMetricExporter` (resource, scope, metrics and their data points).
 pub struct ConsoleMetricExporter {
-    out: Box<dyn Write + Send>,
+    out: ConsoleWriter,
     preference: TemporalityPreference,
 }
 
@@ -102,7 +103,7 @@ impl ConsoleMetricExporter {
     /// Writes to `w` instead of stdout.
     pub fn with_writer(w: impl Write + Send + 'static) -> Self {
         ConsoleMetricExporter {
-            out: Box::new(w),
+            out: ConsoleWriter::new(w),
             preference: TemporalityPreference::Cumulative,
         }
     }
@@ -116,13 +117,7 @@ impl ConsoleMetricExporter {
 
 impl MetricExporter for ConsoleMetricExporter {
     fn export(&mut self, metrics: &ResourceMetrics) -> SdkResult {
-        let mut text = serde_json::to_string_pretty(&resource_metrics_json(metrics))
-            .map_err(|e| SdkError::failed(format!("console encoding: {e}")))?;
-        text.push('\n');
-        self.out
-            .write_all(text.as_bytes())
-            .and_then(|_| self.out.flush())
-            .map_err(|e| SdkError::failed(format!("console write: {e}")))
+        self.out.write_blocks([resource_metrics_json(metrics)])
     }
 
     fn temporality(&self, kind: InstrumentKind) -> Temporality {

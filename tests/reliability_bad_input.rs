@@ -14,8 +14,8 @@ use otlp_sdk::logs::{
     AnyValue, InMemoryLogExporter, LogLimits, LogRecord, LoggerProvider, SeverityNumber,
 };
 use otlp_sdk::metrics::{
-    ExemplarFilter, ManualReader, MeterProvider, MetricData, PeriodicExportingMetricReader,
-    InMemoryMetricExporter, TemporalityPreference,
+    ExemplarFilter, InMemoryMetricExporter, ManualReader, MeterProvider, MetricData,
+    PeriodicExportingMetricReader, TemporalityPreference,
 };
 use otlp_sdk::pipeline::BatchConfig;
 use otlp_sdk::propagation::propagators_from_env;
@@ -72,7 +72,9 @@ fn assert_reported(diags: &[String], var: &str, value: &str) {
     );
 }
 
-const GARBAGE_NUMBERS: &[&str] = &["abc", "-1", "1.5", "0x10", "1e3", "12ms", "\u{0969}", "1 000"];
+const GARBAGE_NUMBERS: &[&str] = &[
+    "abc", "-1", "1.5", "0x10", "1e3", "12ms", "\u{0969}", "1 000",
+];
 const HUGE_NUMBERS: &[&str] = &["18446744073709551615", "99999999999999"];
 
 /// A provider with a batch processor from the environment: three spans end and are
@@ -276,9 +278,9 @@ fn garbage_in_every_sdk_env_var_falls_back_with_a_diagnostic_and_never_panics() 
     // Propagators: a typed error (the global falls back to tracecontext,baggage).
     for value in ["bogus", "tracecontext,bogus", "b3", "xray,baggage", ",,;"] {
         with_env(&[("OTEL_PROPAGATORS", value)], || {
-            let err = propagators_from_env().err().unwrap_or_else(|| {
-                panic!("OTEL_PROPAGATORS={value:?} accepted")
-            });
+            let err = propagators_from_env()
+                .err()
+                .unwrap_or_else(|| panic!("OTEL_PROPAGATORS={value:?} accepted"));
             assert!(err.to_string().contains("OTEL_PROPAGATORS"), "{err}");
         });
     }
@@ -287,8 +289,13 @@ fn garbage_in_every_sdk_env_var_falls_back_with_a_diagnostic_and_never_panics() 
     for value in ["novalue", "a=1,novalue", "=x", "a=1,=x", "k=%ff%fe"] {
         let d = with_env(&[("OTEL_RESOURCE_ATTRIBUTES", value)], || {
             let r = Resource::default();
-            assert!(r.get("a").is_none() && r.get("k").is_none(), "{value}: {r:?}");
-            let name = r.get(SERVICE_NAME).and_then(|v| v.as_str().map(str::to_string));
+            assert!(
+                r.get("a").is_none() && r.get("k").is_none(),
+                "{value}: {r:?}"
+            );
+            let name = r
+                .get(SERVICE_NAME)
+                .and_then(|v| v.as_str().map(str::to_string));
             assert!(name.is_some_and(|n| n.starts_with("unknown_service")));
         });
         assert_reported(&d, "OTEL_RESOURCE_ATTRIBUTES", value);
@@ -300,9 +307,7 @@ fn non_finite_and_negative_measurements_are_dropped_and_reported_once() {
     let _serial = serial();
     let d = diagnostics();
     let reader = ManualReader::new();
-    let provider = MeterProvider::builder()
-        .with_reader(reader.clone())
-        .build();
+    let provider = MeterProvider::builder().with_reader(reader.clone()).build();
     let meter = provider.meter("bad.values");
     let hist = meter.f64_histogram("bad.hist").build();
     let gauge = meter.f64_gauge("bad.gauge").build();
@@ -323,7 +328,10 @@ fn non_finite_and_negative_measurements_are_dropped_and_reported_once() {
     match &rm.metric("bad.hist").unwrap().data {
         MetricData::Histogram(h) => {
             let p = &h.data_points[0];
-            assert_eq!((p.count, p.sum, p.min, p.max), (1, 1.0, Some(1.0), Some(1.0)));
+            assert_eq!(
+                (p.count, p.sum, p.min, p.max),
+                (1, 1.0, Some(1.0), Some(1.0))
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -338,7 +346,10 @@ fn non_finite_and_negative_measurements_are_dropped_and_reported_once() {
     let diags = d.lock().unwrap()[before..].to_vec();
     for name in ["bad.hist", "bad.gauge", "bad.counter"] {
         let n = diags.iter().filter(|m| m.contains(name)).count();
-        assert_eq!(n, 1, "{name}: reported once, not per measurement: {diags:?}");
+        assert_eq!(
+            n, 1,
+            "{name}: reported once, not per measurement: {diags:?}"
+        );
     }
     // Invalid names give working no-op instruments.
     for name in ["", "1starts.with.digit", "has space", &"x".repeat(300)] {
@@ -353,9 +364,7 @@ fn thousands_of_keys_and_huge_arrays_on_metrics_and_logs_do_not_panic() {
     let _serial = serial();
     // Metrics: attributes are not limited by the specification; the point carries them all.
     let reader = ManualReader::new();
-    let provider = MeterProvider::builder()
-        .with_reader(reader.clone())
-        .build();
+    let provider = MeterProvider::builder().with_reader(reader.clone()).build();
     let counter = provider.meter("big").u64_counter("big.counter").build();
     let mut attrs: Vec<KeyValue> = (0..5000)
         .map(|i| KeyValue::new(format!("k{i}"), i as i64))
@@ -448,7 +457,10 @@ fn absurd_processor_and_reader_settings_in_code_do_not_panic() {
     };
     let spans = InMemorySpanExporter::default();
     let provider = TracerProvider::builder()
-        .with_span_processor(BatchSpanProcessor::with_config(spans.clone(), absurd.clone()))
+        .with_span_processor(BatchSpanProcessor::with_config(
+            spans.clone(),
+            absurd.clone(),
+        ))
         .build();
     provider.tracer("absurd").start("s").end();
     provider.force_flush().unwrap();
@@ -459,7 +471,9 @@ fn absurd_processor_and_reader_settings_in_code_do_not_panic() {
     let provider = LoggerProvider::builder()
         .with_log_processor(BatchLogProcessor::with_config(logs.clone(), absurd))
         .build();
-    provider.logger("absurd").emit(LogRecord::new().with_body("b"));
+    provider
+        .logger("absurd")
+        .emit(LogRecord::new().with_body("b"));
     provider.shutdown().unwrap();
     assert_eq!(logs.emitted_logs().len(), 1);
 
@@ -472,7 +486,11 @@ fn absurd_processor_and_reader_settings_in_code_do_not_panic() {
                 .build(),
         )
         .build();
-    provider.meter("absurd").u64_counter("c").build().add(1, &[]);
+    provider
+        .meter("absurd")
+        .u64_counter("c")
+        .build()
+        .add(1, &[]);
     provider.force_flush().unwrap();
     provider.shutdown().unwrap();
     assert!(!metrics.exported().is_empty());

@@ -221,7 +221,10 @@ fn killed_and_restarted(protocol: Protocol) {
     assert_eq!(ps.exported + ps.failed, ps.accepted, "{ps:?}");
     assert_eq!(es.exported() + es.rejected(), ps.exported, "{es:?} {ps:?}");
     assert_eq!(es.failed(), ps.failed, "{es:?} {ps:?}");
-    assert!(ps.failed > 0, "a 2 s outage with a 1 s timeout fails batches: {ps:?}");
+    assert!(
+        ps.failed > 0,
+        "a 2 s outage with a 1 s timeout fails batches: {ps:?}"
+    );
     // What reached the collectors: each delivered span at least once; a batch whose reply
     // was lost in the kill may have arrived although it counts as failed.
     let mut got: HashSet<String> = names(&first.requests()).into_iter().collect();
@@ -369,7 +372,11 @@ fn grpc_unavailable_with_retry_info_an_hour_fails_fast_and_is_counted() {
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
     let ps = provider.pipeline_stats();
     assert_eq!((ps.failed, ps.exported), (10, 0));
-    assert_eq!(collector.requests().len(), 1, "no retry scheduled past the timeout");
+    assert_eq!(
+        collector.requests().len(),
+        1,
+        "no retry scheduled past the timeout"
+    );
     provider.tracer("x").start("after").end();
     provider.force_flush().unwrap();
     assert_eq!(provider.pipeline_stats().exported, 1);
@@ -434,7 +441,8 @@ fn http_garbage_and_wrong_content_type_replies_are_reported_and_the_exporter_car
     // 503 is retried and the retry gets the 400.
     let err = exp.export(&make_spans(4)).unwrap_err();
     assert!(err.to_string().contains("400"), "{err}");
-    exp.export(&make_spans(5)).expect("a healthy reply afterwards");
+    exp.export(&make_spans(5))
+        .expect("a healthy reply afterwards");
     assert_eq!(
         (es.exported(), es.failed(), es.rejected(), es.retries()),
         (10, 4, 0, 1)
@@ -456,8 +464,10 @@ fn http_json_garbage_reply_is_reported_and_the_exporter_carries_on() {
         Duration::from_secs(5),
     );
     let es = exp.stats();
-    exp.export(&make_spans(2)).expect("accepted, reply unreadable");
-    exp.export(&make_spans(2)).expect("accepted, reply of the wrong type");
+    exp.export(&make_spans(2))
+        .expect("accepted, reply unreadable");
+    exp.export(&make_spans(2))
+        .expect("accepted, reply of the wrong type");
     exp.export(&make_spans(2)).expect("healthy");
     assert_eq!((es.exported(), es.failed()), (6, 0));
 }
@@ -492,10 +502,7 @@ fn raw_garbage_instead_of_http_or_grpc_fails_cleanly_every_time() {
 #[test]
 fn grpc_oversized_reply_is_refused_and_the_exporter_carries_on() {
     // A 16 MiB partial-success message: beyond the client's decoding limit.
-    let collector = FakeGrpcCollector::start(vec![GrpcReply::Ok(Some((
-        0,
-        "x".repeat(16 << 20),
-    )))]);
+    let collector = FakeGrpcCollector::start(vec![GrpcReply::Ok(Some((0, "x".repeat(16 << 20))))]);
     let mut exp = OtlpSpanExporter::builder()
         .with_endpoint(collector.url())
         .with_protocol(Protocol::Grpc)
@@ -506,7 +513,8 @@ fn grpc_oversized_reply_is_refused_and_the_exporter_carries_on() {
     let es = exp.stats();
     let err = exp.export(&make_spans(3)).unwrap_err();
     assert!(!err.to_string().contains("xxxxxxxx"), "short message");
-    exp.export(&make_spans(2)).expect("healthy reply afterwards");
+    exp.export(&make_spans(2))
+        .expect("healthy reply afterwards");
     assert_eq!((es.exported(), es.failed()), (2, 3));
     assert_eq!(collector.requests().len(), 2);
 }
@@ -581,13 +589,14 @@ fn header_values_never_appear_in_diagnostics_of_failed_exports() {
     diagnostics();
     let refused = free_port();
     let http401 = FakeHttpCollector::start(vec![HttpReply::status(401); 4]);
-    let grpc_unauth = FakeGrpcCollector::start(vec![GrpcReply::Status(
-        tonic::Code::Unauthenticated,
-        None,
-    )]);
+    let grpc_unauth =
+        FakeGrpcCollector::start(vec![GrpcReply::Status(tonic::Code::Unauthenticated, None)]);
     let silent = SilentServer::start();
     let cases = [
-        (endpoint(Protocol::HttpProtobuf, refused), Protocol::HttpProtobuf),
+        (
+            endpoint(Protocol::HttpProtobuf, refused),
+            Protocol::HttpProtobuf,
+        ),
         (endpoint(Protocol::Grpc, refused), Protocol::Grpc),
         (http401.url("/v1/traces"), Protocol::HttpProtobuf),
         (http401.url("/v1/traces"), Protocol::HttpJson),

@@ -43,10 +43,7 @@ fn long_outage_at_full_span_rate_keeps_memory_bounded_by_the_queue() {
     let es = exp.stats();
     // The default queue (2048) and batch size (512).
     let provider = TracerProvider::builder()
-        .with_span_processor(BatchSpanProcessor::with_config(
-            exp,
-            BatchConfig::default(),
-        ))
+        .with_span_processor(BatchSpanProcessor::with_config(exp, BatchConfig::default()))
         .build();
     let tracer = provider.tracer("outage");
     let ended = AtomicU64::new(0);
@@ -83,7 +80,10 @@ fn long_outage_at_full_span_rate_keeps_memory_bounded_by_the_queue() {
         "RSS grew by {} MiB during the outage",
         (peak - baseline) / MIB
     );
-    assert!(ps.dropped >= during - 2048 - 512, "drops are counted: {ps:?}");
+    assert!(
+        ps.dropped >= during - 2048 - 512,
+        "drops are counted: {ps:?}"
+    );
     assert_eq!(ps.exported, 0);
     assert_eq!(ps.accepted + ps.dropped, ended.load(Ordering::SeqCst));
 

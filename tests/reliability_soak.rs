@@ -240,7 +240,10 @@ fn soak_8_threads_spans_and_metrics_through_rotel_lose_nothing_accepted() {
     // Spans: nothing accepted is lost.
     assert_eq!(ps.accepted + ps.dropped, total, "{ps:?}");
     assert_eq!((ps.exported, ps.failed), (ps.accepted, 0), "{ps:?}");
-    assert_eq!((es.exported(), es.failed(), es.rejected()), (ps.accepted, 0, 0));
+    assert_eq!(
+        (es.exported(), es.failed(), es.rejected()),
+        (ps.accepted, 0, 0)
+    );
     // Metrics: every export succeeded and the collector saw the exact total.
     assert!(ms.exported() > 0 && ms.failed() == 0, "{ms:?}");
     let out = metrics_rotel.wait_for(

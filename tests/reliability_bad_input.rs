@@ -495,3 +495,70 @@ fn absurd_processor_and_reader_settings_in_code_do_not_panic() {
     provider.shutdown().unwrap();
     assert!(!metrics.exported().is_empty());
 }
+
+/// The specification: an empty value is interpreted as if the variable were unset (the
+/// default, and nothing to report).
+#[test]
+fn empty_env_values_mean_unset_without_a_diagnostic() {
+    let _serial = serial();
+    let vars = [
+        "OTEL_BSP_SCHEDULE_DELAY",
+        "OTEL_BSP_EXPORT_TIMEOUT",
+        "OTEL_BSP_MAX_QUEUE_SIZE",
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "OTEL_BLRP_SCHEDULE_DELAY",
+        "OTEL_BLRP_EXPORT_TIMEOUT",
+        "OTEL_BLRP_MAX_QUEUE_SIZE",
+        "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+        "OTEL_TRACES_SAMPLER",
+        "OTEL_TRACES_SAMPLER_ARG",
+        "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        "OTEL_SPAN_EVENT_COUNT_LIMIT",
+        "OTEL_SPAN_LINK_COUNT_LIMIT",
+        "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        "OTEL_METRIC_EXPORT_INTERVAL",
+        "OTEL_METRIC_EXPORT_TIMEOUT",
+        "OTEL_METRICS_EXEMPLAR_FILTER",
+        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+        "OTEL_PROPAGATORS",
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "OTEL_SERVICE_NAME",
+    ];
+    for value in ["", "   "] {
+        let set: Vec<(&str, &str)> = vars.iter().map(|v| (*v, value)).collect();
+        let d = with_env(&set, || {
+            assert_eq!(BatchConfig::spans_from_env(), BatchConfig::default());
+            assert_eq!(
+                BatchConfig::logs_from_env().max_queue_size,
+                BatchConfig::default().max_queue_size
+            );
+            assert!(matches!(Sampler::from_env(), Ok(None)), "{value:?}");
+            assert_eq!(SpanLimits::from_env(), SpanLimits::default());
+            assert_eq!(LogLimits::from_env(), LogLimits::default());
+            let r = PeriodicExportingMetricReader::builder(InMemoryMetricExporter::default())
+                .build();
+            assert_eq!(r.interval(), Duration::from_secs(60));
+            assert_eq!(ExemplarFilter::from_env(), ExemplarFilter::TraceBased);
+            assert_eq!(
+                TemporalityPreference::from_env(),
+                TemporalityPreference::Cumulative
+            );
+            assert!(propagators_from_env().is_ok());
+            let resource = Resource::default();
+            let name = resource
+                .get(SERVICE_NAME)
+                .and_then(|v| v.as_str().map(str::to_string));
+            assert!(name.is_some_and(|n| n.starts_with("unknown_service")));
+            spans_flow();
+            logs_flow();
+            metrics_flow();
+        });
+        assert!(d.is_empty(), "{value:?}: {d:?}");
+    }
+}

@@ -541,8 +541,8 @@ fn empty_env_values_mean_unset_without_a_diagnostic() {
             assert!(matches!(Sampler::from_env(), Ok(None)), "{value:?}");
             assert_eq!(SpanLimits::from_env(), SpanLimits::default());
             assert_eq!(LogLimits::from_env(), LogLimits::default());
-            let r = PeriodicExportingMetricReader::builder(InMemoryMetricExporter::default())
-                .build();
+            let r =
+                PeriodicExportingMetricReader::builder(InMemoryMetricExporter::default()).build();
             assert_eq!(r.interval(), Duration::from_secs(60));
             assert_eq!(ExemplarFilter::from_env(), ExemplarFilter::TraceBased);
             assert_eq!(

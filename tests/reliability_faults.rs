@@ -635,3 +635,90 @@ fn header_values_never_appear_in_diagnostics_of_failed_exports() {
         .collect();
     assert!(leaked.is_empty(), "{leaked:?}");
 }
+
+// ---------------------------------------------------------------------------------------
+// 3 (logs and metrics). A hung collector never blocks the other signals either.
+
+#[test]
+fn logs_and_metrics_never_block_on_a_hung_collector_and_count_what_failed() {
+    use otlp_sdk::logs::{BatchLogProcessor, LogRecord, LoggerProvider};
+    use otlp_sdk::metrics::{MeterProvider, PeriodicExportingMetricReader};
+    let silent = SilentServer::start();
+    let timeout = Duration::from_millis(500);
+
+    let log_exp = OtlpLogExporter::builder()
+        .with_endpoint(silent.url("/v1/logs"))
+        .with_protocol(Protocol::HttpProtobuf)
+        .with_timeout(timeout)
+        .with_retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let ls = log_exp.stats();
+    let logs = LoggerProvider::builder()
+        .with_log_processor(BatchLogProcessor::with_config(
+            log_exp,
+            BatchConfig {
+                max_queue_size: 2048,
+                max_export_batch_size: 512,
+                scheduled_delay: Duration::from_millis(100),
+                export_timeout: Duration::from_secs(2),
+            },
+        ))
+        .build();
+    let logger = logs.logger("hung");
+    let t = Instant::now();
+    for _ in 0..100_000 {
+        logger.emit(LogRecord::new().with_body("x"));
+    }
+    assert!(t.elapsed() < Duration::from_secs(60), "deadlock guard");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ls.failed() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let t = Instant::now();
+    let res = logs.shutdown();
+    assert!(t.elapsed() < Duration::from_secs(9), "{:?}", t.elapsed());
+    assert!(!matches!(res, Err(SdkError::Timeout(_))), "{res:?}");
+    let ps = logs.pipeline_stats();
+    assert_eq!(ps.accepted + ps.dropped, 100_000, "{ps:?}");
+    assert_eq!((ps.exported, ps.failed), (0, ps.accepted), "{ps:?}");
+    assert!(ps.dropped > 0, "{ps:?}");
+    assert_eq!((ls.exported(), ls.failed()), (0, ps.failed), "{ls:?}");
+
+    let metric_exp = OtlpMetricExporter::builder()
+        .with_endpoint(silent.url("/v1/metrics"))
+        .with_protocol(Protocol::HttpProtobuf)
+        .with_timeout(timeout)
+        .with_retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let ms = metric_exp.stats();
+    let meters = MeterProvider::builder()
+        .with_reader(
+            PeriodicExportingMetricReader::builder(metric_exp)
+                .with_interval(Duration::from_millis(200))
+                .with_timeout(Duration::from_secs(2))
+                .build(),
+        )
+        .build();
+    let counter = meters.meter("hung").u64_counter("hung.counter").build();
+    let t = Instant::now();
+    for _ in 0..100_000 {
+        counter.add(1, &[]);
+    }
+    assert!(t.elapsed() < Duration::from_secs(60), "deadlock guard");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ms.failed() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(ms.failed() >= 1, "{ms:?}");
+    let t = Instant::now();
+    assert!(meters.shutdown().is_err(), "the final export failed");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert_eq!(ms.exported(), 0);
+    assert_eq!(
+        ms.failed(),
+        ms.failed_requests(),
+        "one point per export: {ms:?}"
+    );
+}

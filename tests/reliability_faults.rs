@@ -626,8 +626,52 @@ fn header_values_never_appear_in_diagnostics_of_failed_exports() {
         assert!(provider.force_flush().is_err(), "{url} {protocol:?}");
         let _ = provider.shutdown();
     }
+    // Logs and metrics, through their own exporters and pipelines.
+    for (logs_url, metrics_url, protocol) in [
+        (
+            http401.url("/v1/logs"),
+            http401.url("/v1/metrics"),
+            Protocol::HttpProtobuf,
+        ),
+        (silent.url(""), silent.url(""), Protocol::Grpc),
+    ] {
+        let headers = [("authorization", format!("Bearer {SECRET}"))];
+        let log_exp = OtlpLogExporter::builder()
+            .with_endpoint(logs_url)
+            .with_protocol(protocol)
+            .with_headers(headers.clone())
+            .with_timeout(Duration::from_millis(500))
+            .with_retry(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let logs = otlp_sdk::logs::LoggerProvider::builder()
+            .with_batch_exporter(log_exp)
+            .build();
+        logs.logger("secret")
+            .emit(otlp_sdk::logs::LogRecord::new().with_body("b"));
+        assert!(logs.force_flush().is_err(), "logs {protocol:?}");
+        let _ = logs.shutdown();
+        let metric_exp = OtlpMetricExporter::builder()
+            .with_endpoint(metrics_url)
+            .with_protocol(protocol)
+            .with_headers(headers)
+            .with_timeout(Duration::from_millis(500))
+            .with_retry(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let meters = otlp_sdk::metrics::MeterProvider::builder()
+            .with_reader(
+                otlp_sdk::metrics::PeriodicExportingMetricReader::builder(metric_exp)
+                    .with_interval(Duration::from_secs(3600))
+                    .build(),
+            )
+            .build();
+        meters.meter("secret").u64_counter("c").build().add(1, &[]);
+        assert!(meters.force_flush().is_err(), "metrics {protocol:?}");
+        let _ = meters.shutdown();
+    }
     assert!(
-        count_diags("export of") >= before + cases.len(),
+        count_diags("export of") >= before + cases.len() + 2,
         "each failure was reported"
     );
     let leaked: Vec<String> = diagnostics()

@@ -34,6 +34,10 @@ pub trait LogProcessor: Send + Sync + fmt::Debug + 'static {
     fn shutdown(&self) -> SdkResult;
     /// Called once by the provider's builder with its resource.
     fn set_resource(&mut self, _resource: &Resource) {}
+    /// Pipeline counters, for processors that queue (the batch processor).
+    fn stats(&self) -> Option<PipelineStats> {
+        None
+    }
 }
 
 /// Exports each record as soon as it is emitted, on the emitting thread. Meant for tests and
@@ -163,5 +167,8 @@ impl LogProcessor for BatchLogProcessor {
     }
     fn set_resource(&mut self, resource: &Resource) {
         self.pipeline.set_resource(resource);
+    }
+    fn stats(&self) -> Option<PipelineStats> {
+        Some(self.pipeline.stats())
     }
 }

@@ -126,6 +126,19 @@ impl LoggerProvider {
     pub fn dropped_after_shutdown(&self) -> u64 {
         self.inner.dropped_after_shutdown.load(Ordering::Relaxed)
     }
+
+    /// The counters of every batch processor, added up: records accepted into the queues,
+    /// dropped (queue full), exported and failed.
+    pub fn pipeline_stats(&self) -> crate::pipeline::PipelineStats {
+        let mut total = crate::pipeline::PipelineStats::default();
+        for s in self.inner.processors.iter().filter_map(|p| p.stats()) {
+            total.accepted += s.accepted;
+            total.dropped += s.dropped;
+            total.exported += s.exported;
+            total.failed += s.failed;
+        }
+        total
+    }
 }
 
 impl fmt::Debug for LoggerProvider {

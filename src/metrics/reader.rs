@@ -313,7 +313,9 @@ impl PeriodicReaderBuilder {
                 diagnostics::report(&format!("{var}: zero is not allowed; using {default:?}"));
                 default
             } else {
-                d
+                // Deadlines are `now + d`: clamp absurd values (`Duration::MAX`) so that they
+                // cannot overflow.
+                d.min(crate::pipeline::MAX_DURATION)
             }
         };
         let interval = pick(

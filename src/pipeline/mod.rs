@@ -18,6 +18,12 @@ use std::time::Duration;
 
 use crate::env::{millis_or_report, u64_or_report};
 
+/// The largest queue a batch processor allocates (2^24 items); larger settings are clamped.
+pub const MAX_QUEUE_SIZE: usize = 1 << 24;
+
+/// The longest schedule delay or export timeout (a year); longer settings are clamped.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// Settings of a batch processor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BatchConfig {
@@ -92,8 +98,19 @@ impl BatchConfig {
     }
 
     /// Enforces the specification's rule that the batch size is at most the queue size, and
-    /// that neither is zero.
+    /// that neither is zero. Absurd values (a queue over [`MAX_QUEUE_SIZE`], durations over
+    /// [`MAX_DURATION`]) are clamped and reported: the queue is allocated up front, and
+    /// deadlines computed from the durations must not overflow.
     pub(crate) fn normalized(mut self) -> Self {
+        if self.max_queue_size > MAX_QUEUE_SIZE {
+            crate::diagnostics::report(&format!(
+                "batch processor: max queue size {} is too large; using {MAX_QUEUE_SIZE}",
+                self.max_queue_size
+            ));
+            self.max_queue_size = MAX_QUEUE_SIZE;
+        }
+        self.scheduled_delay = self.scheduled_delay.min(MAX_DURATION);
+        self.export_timeout = self.export_timeout.min(MAX_DURATION);
         self.max_queue_size = self.max_queue_size.max(1);
         self.max_export_batch_size = self.max_export_batch_size.clamp(1, self.max_queue_size);
         self

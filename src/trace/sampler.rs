@@ -95,11 +95,12 @@ impl Sampler {
 
     /// The sampler `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` name, `None` when unset.
     pub fn from_env() -> Result<Option<Sampler>, ConfigError> {
-        let Ok(name) = std::env::var("OTEL_TRACES_SAMPLER") else {
+        // An empty value means unset (specification).
+        let Some(name) = crate::env::var("OTEL_TRACES_SAMPLER") else {
             return Ok(None);
         };
-        let arg = std::env::var("OTEL_TRACES_SAMPLER_ARG").ok();
-        Self::from_name(name.trim(), arg.as_deref().map(str::trim)).map(Some)
+        let arg = crate::env::var("OTEL_TRACES_SAMPLER_ARG");
+        Self::from_name(&name, arg.as_deref()).map(Some)
     }
 
     fn from_name(name: &str, arg: Option<&str>) -> Result<Sampler, ConfigError> {

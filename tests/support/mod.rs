@@ -721,3 +721,322 @@ fn rustls_server_config(require_client_cert: bool) -> Arc<tokio_rustls::rustls::
     };
     Arc::new(builder.with_single_cert(certs, key).unwrap())
 }
+
+// ---------------------------------------------------------------------------------------
+// Misbehaving collectors and measurements (reliability suite)
+
+/// A TCP server on 127.0.0.1 that accepts connections and reads everything sent, but never
+/// answers (a hung collector). Closed on drop.
+pub struct SilentServer {
+    pub port: u16,
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
+    _rt: RuntimeThread,
+}
+
+impl SilentServer {
+    pub fn start() -> Self {
+        let rt = RuntimeThread::new();
+        let listener = std_listener(0);
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let conns = connections.clone();
+        rt.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            while let Ok((mut sock, _)) = listener.accept().await {
+                conns.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 65536];
+                    while let Ok(n) = sock.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        SilentServer {
+            port,
+            connections,
+            _rt: rt,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+/// A TCP server on 127.0.0.1 that answers whatever arrives first with `reply` (raw bytes,
+/// e.g. garbage that is not HTTP at all) and closes the connection.
+pub struct RawReplyServer {
+    pub port: u16,
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
+    _rt: RuntimeThread,
+}
+
+impl RawReplyServer {
+    pub fn start(reply: Vec<u8>) -> Self {
+        let rt = RuntimeThread::new();
+        let listener = std_listener(0);
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let conns = connections.clone();
+        let reply = Arc::new(reply);
+        rt.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            while let Ok((mut sock, _)) = listener.accept().await {
+                conns.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let reply = reply.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 65536];
+                    if matches!(sock.read(&mut buf).await, Ok(n) if n > 0) {
+                        let _ = sock.write_all(&reply).await;
+                    }
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        RawReplyServer {
+            port,
+            connections,
+            _rt: rt,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 that answers every request with `status`, `content_type`
+/// and a body of `size` bytes, streamed in 64 KiB chunks (the server never holds the whole
+/// body, so the client's memory can be measured). Counts the requests.
+pub struct HugeBodyServer {
+    pub port: u16,
+    pub requests: Arc<std::sync::atomic::AtomicUsize>,
+    _rt: RuntimeThread,
+}
+
+impl HugeBodyServer {
+    pub fn start(status: u16, content_type: &'static str, size: usize) -> Self {
+        let rt = RuntimeThread::new();
+        let listener = std_listener(0);
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let reqs = requests.clone();
+        rt.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let reqs = reqs.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    loop {
+                        // Head, then the request body by content-length.
+                        let head_end = loop {
+                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break i + 4;
+                            }
+                            let mut chunk = [0u8; 8192];
+                            match sock.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        while buf.len() < head_end + len {
+                            let mut chunk = [0u8; 65536];
+                            match sock.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        buf.drain(..head_end + len);
+                        reqs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let head = format!(
+                            "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {size}\r\n\r\n"
+                        );
+                        if sock.write_all(head.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        let chunk = vec![0xA5u8; 65536];
+                        let mut left = size;
+                        while left > 0 {
+                            let n = left.min(chunk.len());
+                            if sock.write_all(&chunk[..n]).await.is_err() {
+                                return;
+                            }
+                            left -= n;
+                        }
+                    }
+                });
+            }
+        });
+        HugeBodyServer {
+            port,
+            requests,
+            _rt: rt,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+/// The resident set size of this process, in bytes (Linux `/proc/self/status` VmRSS).
+pub fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .expect("VmRSS")
+}
+
+/// Samples [`rss_bytes`] every millisecond on a thread until dropped; `peak()` is the
+/// highest value seen.
+pub struct RssSampler {
+    peak: Arc<std::sync::atomic::AtomicU64>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RssSampler {
+    pub fn start() -> Self {
+        use std::sync::atomic::Ordering;
+        let peak = Arc::new(std::sync::atomic::AtomicU64::new(rss_bytes()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (p, s) = (peak.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                p.fetch_max(rss_bytes(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        RssSampler {
+            peak,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    pub fn peak(&self) -> u64 {
+        self.peak.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for RssSampler {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Rotel {
+    /// Starts rotel on the given (grpc, http) ports, or free ones, without debug logging
+    /// (for load: nothing is printed per item). `None` as for [`Rotel::start`].
+    pub fn start_quiet(ports: Option<(u16, u16)>) -> Option<Rotel> {
+        let agent = match std::env::var("ROTEL_AGENT") {
+            Ok(a) if !a.is_empty() => a,
+            _ => {
+                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!("ROTEL_AGENT is not set but CI=true: the e2e tests need rotel");
+                }
+                eprintln!("note: ROTEL_AGENT not set; skipping the rotel test");
+                return None;
+            }
+        };
+        for _ in 0..5 {
+            let dir = TempDir::new("rotel-quiet");
+            let (grpc_port, http_port) = ports.unwrap_or_else(|| (free_port(), free_port()));
+            let child = Command::new(&agent)
+                .args(["start", "--exporter", "blackhole"])
+                .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc_port}")])
+                .args(["--otlp-http-endpoint", &format!("127.0.0.1:{http_port}")])
+                .arg("--pid-file")
+                .arg(dir.0.join("rotel.pid"))
+                .arg("--log-file")
+                .arg(dir.0.join("rotel.log"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot run ROTEL_AGENT={agent}: {e}"));
+            let mut rotel = Rotel {
+                child,
+                grpc_port,
+                http_port,
+                output: Arc::new(Mutex::new(String::new())),
+                _dir: dir,
+            };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let up = |p: u16| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok();
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = rotel.child.try_wait() {
+                    break;
+                }
+                if up(grpc_port) && up(http_port) {
+                    return Some(rotel);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if ports.is_some() {
+                // Fixed ports may still be held by the previous instance for a moment.
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+        panic!("rotel failed to start 5 times");
+    }
+
+    /// The (grpc, http) ports.
+    pub fn ports(&self) -> (u16, u16) {
+        (self.grpc_port, self.http_port)
+    }
+
+    /// Kills the collector process (abruptly, SIGKILL) and waits for it to exit.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl RuntimeThread {
+    /// Shuts the runtime down now: every listener and connection of the server closes.
+    pub fn kill(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl FakeGrpcCollector {
+    /// Stops serving abruptly (listener and connections closed); what it received stays
+    /// readable.
+    pub fn kill(&mut self) {
+        self._rt.kill();
+    }
+}
+
+impl FakeHttpCollector {
+    /// Stops serving abruptly (listener and connections closed); what it received stays
+    /// readable.
+    pub fn kill(&mut self) {
+        self._rt.kill();
+    }
+}
+
+/// Waits until 127.0.0.1:`port` can be bound again (after a server on it was killed).
+pub fn wait_port_free(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while StdListener::bind(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "port {port} stayed busy");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -167,6 +167,9 @@ impl fmt::Debug for HeaderNames<'_> {
 /// The default export timeout (10 s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The longest export timeout (a year): longer settings are clamped to it.
+const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// Fully resolved settings of one signal's exporter. `Debug` never shows header values.
 #[derive(Clone)]
 pub struct OtlpConfig {
@@ -345,6 +348,9 @@ pub(crate) fn resolve(
             },
         },
     };
+    // Deadlines are computed as `now + timeout`: an absurd timeout (`Duration::MAX`) would
+    // overflow them. A year is "forever" for an export.
+    let timeout = timeout.min(MAX_TIMEOUT);
 
     let compression = match opts.compression {
         Some(c) => c,

@@ -104,8 +104,15 @@ impl HttpSender {
         };
         let status = resp.status();
         if status.is_success() {
-            return match resp.bytes().await {
-                Ok(b) => Attempt::Done(b),
+            return match read_limited(resp, MAX_RESPONSE_BODY).await {
+                Ok(Some(b)) => Attempt::Done(b),
+                Ok(None) => {
+                    // The data was accepted; only the (oversized) reply is ignored.
+                    crate::diagnostics::report(&format!(
+                        "OTLP/HTTP exporter: success response body over {MAX_RESPONSE_BODY} bytes not read"
+                    ));
+                    Attempt::Done(Bytes::new())
+                }
                 Err(e) => Attempt::Failed(Verdict::Retry(None), format!("HTTP response: {e}")),
             };
         }
@@ -118,12 +125,41 @@ impl HttpSender {
             .headers()
             .get(CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(b"application/x-protobuf"));
-        let body = resp.bytes().await.unwrap_or_default();
+        let body = read_limited(resp, MAX_ERROR_BODY)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         Attempt::Failed(
             http_verdict(status.as_u16(), retry_after),
             format!("HTTP status {status}{}", describe_body(&body, is_proto)),
         )
     }
+}
+
+/// The largest success response read: an OTLP response is tiny (at most a partial-success
+/// message), so a bigger body is a broken or hostile server and is not buffered.
+const MAX_RESPONSE_BODY: usize = 4 << 20;
+
+/// The largest error response body read (only its start is shown in the error).
+const MAX_ERROR_BODY: usize = 64 << 10;
+
+/// The body of `resp`, or `None` (without reading the rest) when it is longer than `limit`.
+async fn read_limited(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> Result<Option<Bytes>, reqwest::Error> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Ok(None);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body.freeze()))
 }
 
 /// A short description of an error response body: the `google.rpc.Status` message when the

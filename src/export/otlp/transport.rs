@@ -466,7 +466,9 @@ async fn send_with_retry(
             )));
         }
         let delay = server_delay.unwrap_or_else(|| policy.backoff(retry, rng.random::<f64>()));
-        if Instant::now() + delay >= deadline {
+        // The delay may come from the server (`Retry-After`, `RetryInfo`) and be absurd:
+        // compare durations, as `now + delay` could overflow.
+        if delay >= deadline.saturating_duration_since(Instant::now()) {
             return Err(SdkError::failed(format!(
                 "{msg} (a retry in {delay:?} would pass the {timeout:?} export timeout)"
             )));

@@ -284,6 +284,10 @@ struct Worker<T, E> {
     exporter: E,
     delay: Duration,
     batch: Vec<T>,
+    /// The first export failure since the last flush or shutdown: reported by the next
+    /// one, so that a flush fails when what it waited for did (even if a busy worker had
+    /// already exported those items before reading the flush request).
+    failure_since_flush: Option<SdkError>,
 }
 
 impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
@@ -300,6 +304,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
             exporter,
             delay,
             batch: Vec::with_capacity(cap),
+            failure_since_flush: None,
         }
     }
 
@@ -310,16 +315,22 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                 Ok(Control::Wake) => self.run_busy(),
                 Ok(Control::Resource(r)) => self.exporter.set_resource(&r),
                 Ok(Control::Flush(ack)) => {
-                    let mut res = self.drain_all();
-                    if res.is_ok() {
-                        res = self.exporter.force_flush();
-                    }
+                    let _ = self.drain_all();
+                    let flushed = self.exporter.force_flush();
+                    let res = match self.failure_since_flush.take() {
+                        Some(e) => Err(e),
+                        None => flushed,
+                    };
                     let _ = ack.send(res);
                 }
                 Ok(Control::Shutdown(ack)) => {
-                    let drained = self.drain_all();
+                    let _ = self.drain_all();
                     let closed = self.exporter.shutdown();
-                    let _ = ack.send(drained.and(closed));
+                    let res = match self.failure_since_flush.take() {
+                        Some(e) => Err(e),
+                        None => closed,
+                    };
+                    let _ = ack.send(res);
                     return;
                 }
                 Err(RecvTimeoutError::Timeout) => {
@@ -409,6 +420,12 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
             Err(e) => {
                 self.shared.failed.fetch_add(n, Ordering::Relaxed);
                 diagnostics::report(&format!("export of {n} items failed: {e}"));
+                if self.failure_since_flush.is_none() {
+                    // Not the exporter's `Timeout`: that would read as the flush timing out.
+                    self.failure_since_flush = Some(SdkError::failed(format!(
+                        "an export of {n} items failed: {e}"
+                    )));
+                }
             }
         }
         self.exporter.recycle(&mut self.batch);
@@ -498,6 +515,33 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(c.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn flush_reports_a_failure_the_worker_met_before_the_flush() {
+        struct Failing;
+        impl BatchExport<u32> for Failing {
+            fn export(&mut self, _batch: &[u32]) -> SdkResult {
+                Err(SdkError::failed("collector down"))
+            }
+        }
+        let mut conf = cfg(100, 10);
+        conf.scheduled_delay = Duration::from_millis(10);
+        let p = BatchPipeline::new(Failing, conf, "test-bsp");
+        p.push(1);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while p.stats().failed == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(
+            p.stats().failed,
+            1,
+            "the timer exported (and failed) before the flush"
+        );
+        assert!(matches!(p.force_flush(), Err(SdkError::Failed(_))));
+        assert_eq!(p.force_flush(), Ok(()), "reported once");
+        p.push(2);
+        assert!(matches!(p.shutdown(), Err(SdkError::Failed(_))));
     }
 
     #[test]

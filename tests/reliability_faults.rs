@@ -805,3 +805,32 @@ fn absurd_retry_delays_from_the_collector_fail_cleanly() {
         );
     }
 }
+
+#[test]
+fn credentials_in_the_endpoint_never_appear_in_debug_output_errors_or_diagnostics() {
+    let captured = diagnostics();
+    let port = free_port(); // nothing listens: every export fails
+    for protocol in [Protocol::HttpProtobuf, Protocol::Grpc] {
+        let url = format!("http://alice:s3cr3t-pw@127.0.0.1:{port}/v1/traces");
+        let builder = OtlpSpanExporter::builder()
+            .with_endpoint(url.clone())
+            .with_protocol(protocol)
+            .with_timeout(Duration::from_millis(300));
+        assert!(!format!("{builder:?}").contains("s3cr3t-pw"));
+        let mut exp = builder.build().unwrap();
+        assert!(!format!("{exp:?}").contains("s3cr3t-pw"), "{exp:?}");
+        let err = exp.export(&make_spans(1)).unwrap_err();
+        assert!(!err.to_string().contains("s3cr3t-pw"), "{err}");
+        let _ = exp.shutdown();
+    }
+    // A malformed endpoint with credentials: the error shows the value, redacted.
+    let err = OtlpSpanExporter::builder()
+        .with_endpoint("ftp://alice:s3cr3t-pw@example")
+        .build()
+        .unwrap_err();
+    assert!(!err.to_string().contains("s3cr3t-pw"), "{err}");
+    assert!(err.to_string().contains("***"), "{err}");
+    for m in captured.lock().unwrap().iter() {
+        assert!(!m.contains("s3cr3t-pw"), "{m}");
+    }
+}

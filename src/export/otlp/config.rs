@@ -144,7 +144,7 @@ pub(crate) struct Options {
 impl fmt::Debug for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Options")
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &self.endpoint.as_deref().map(redact_userinfo))
             .field("protocol", &self.protocol)
             .field("headers", &HeaderNames(&self.headers))
             .field("timeout", &self.timeout)
@@ -228,7 +228,7 @@ impl fmt::Debug for OtlpConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OtlpConfig")
             .field("signal", &self.signal)
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &redact_userinfo(&self.endpoint))
             .field("protocol", &self.protocol)
             .field("headers", &HeaderNames(&self.headers))
             .field("timeout", &self.timeout)
@@ -429,6 +429,23 @@ pub(crate) fn resolve(
     })
 }
 
+/// `url` with any user information (`user:password@`) replaced by `***`, for Debug output and
+/// error messages: credentials in an endpoint are secrets, like header values.
+pub(crate) fn redact_userinfo(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        // No scheme (a gRPC `host:port`): user information can still precede an `@`.
+        return match url.split('/').next().and_then(|auth| auth.rfind('@')) {
+            Some(at) => format!("***{}", &url[at..]),
+            None => url.to_string(),
+        };
+    };
+    let auth_end = url[start..].find('/').map_or(url.len(), |i| start + i);
+    match url[start..auth_end].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..start], &url[start + at..]),
+        None => url.to_string(),
+    }
+}
+
 fn resolve_endpoint(
     opts: &Options,
     vars: &Vars<'_>,
@@ -456,7 +473,7 @@ fn resolve_endpoint(
         ConfigError::new(
             ConfigErrorKind::Invalid,
             setting.clone(),
-            raw.clone(),
+            redact_userinfo(&raw),
             reason,
         )
     };

@@ -99,6 +99,9 @@ impl HttpSender {
                 } else {
                     Verdict::Fail
                 };
+                // reqwest's message names the URL; drop it (it may hold credentials), the
+                // endpoint is known to the user.
+                let e = e.without_url();
                 return Attempt::Failed(verdict, format!("HTTP request: {}", error_chain(&e)));
             }
         };

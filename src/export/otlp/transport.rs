@@ -154,7 +154,7 @@ impl fmt::Debug for OtlpClient {
         f.debug_struct("OtlpClient")
             .field("signal", &self.signal)
             .field("protocol", &self.protocol)
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &super::config::redact_userinfo(&self.endpoint))
             .field("stats", &self.stats)
             .finish_non_exhaustive()
     }

@@ -70,6 +70,11 @@ pub use otlp_sdk_macros::traced;
 pub use scope::{InstrumentationScope, ScopeBuilder};
 pub use time::from_unix_nanos;
 
+/// The README's Rust examples, compiled and run as doctests so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 #[doc(hidden)]
 pub mod __private {
     //! Used by the `#[traced]` macro; not a public API.

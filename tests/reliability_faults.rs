@@ -291,8 +291,10 @@ fn never_answers(protocol: Protocol) {
         took < config.export_timeout + Duration::from_secs(5) + Duration::from_secs(2),
         "{took:?}"
     );
-    // It completed (no timeout of its own) and reports that exports failed.
-    assert!(matches!(res, Err(SdkError::Failed(_))), "{res:?}");
+    // It completed (no timeout of its own). Its result reports only its own final export
+    // (here possibly nothing was left to export); the counts below tell the user what
+    // failed before, as does force_flush, which reports failures since the previous flush.
+    assert!(!matches!(res, Err(SdkError::Timeout(_))), "{res:?}");
     assert!(silent.connections.load(Ordering::SeqCst) >= 1);
     let ps = provider.pipeline_stats();
     let ended = ended.load(Ordering::SeqCst);
@@ -724,7 +726,7 @@ fn logs_and_metrics_never_block_on_a_hung_collector_and_count_what_failed() {
     let t = Instant::now();
     let res = logs.shutdown();
     assert!(t.elapsed() < Duration::from_secs(9), "{:?}", t.elapsed());
-    assert!(matches!(res, Err(SdkError::Failed(_))), "{res:?}");
+    assert!(!matches!(res, Err(SdkError::Timeout(_))), "{res:?}");
     let ps = logs.pipeline_stats();
     assert_eq!(ps.accepted + ps.dropped, 100_000, "{ps:?}");
     assert_eq!((ps.exported, ps.failed), (0, ps.accepted), "{ps:?}");

@@ -288,9 +288,9 @@ struct Worker<T, E> {
     exporter: E,
     delay: Duration,
     batch: Vec<T>,
-    /// The first export failure since the last flush or shutdown: reported by the next
-    /// one, so that a flush fails when what it waited for did (even if a busy worker had
-    /// already exported those items before reading the flush request).
+    /// The first export failure since the last flush: reported by the next flush, so that a
+    /// flush fails when what it waited for did (even if a busy worker had already exported
+    /// those items before reading the flush request).
     failure_since_flush: Option<SdkError>,
 }
 
@@ -328,6 +328,9 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                     let _ = ack.send(res);
                 }
                 Ok(Control::Shutdown(ack)) => {
+                    // Shutdown reports how its own final export went; older failures were
+                    // counted and reported when they happened.
+                    self.failure_since_flush = None;
                     let _ = self.drain_all();
                     let closed = self.exporter.shutdown();
                     let res = match self.failure_since_flush.take() {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need (the rotel OTLP collector, from PyPI, into a venv under
 # target/) and runs every test: formatting, clippy, rustdoc (broken links), the full suite
-# with all features (the end-to-end tests against the real collector included), and the
-# suite without default features (console + in-memory only).
+# with all features (the end-to-end tests against the real collector included), the suite
+# without default features (console + in-memory only), and a time-boxed fuzzing run of the
+# header parsers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,5 +24,18 @@ echo "using rotel collector: $ROTEL_AGENT ($("$ROTEL_AGENT" --version))"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
+
+# Fuzz the W3C header parsers (traceparent, tracestate, baggage) for a fixed time budget with
+# cargo-fuzz/libFuzzer, starting from the corpus kept in fuzz/corpus/headers. `-s none`: no
+# sanitizer runtime is needed (the library has no unsafe code), so the stable toolchain works.
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  cargo install cargo-fuzz --version 0.13.2 --locked
+fi
+fuzz_out="$(mktemp -d)"
+(cd fuzz && cargo fuzz run -s none headers "$fuzz_out" corpus/headers -- \
+  -max_total_time="${FUZZ_SECONDS:-30}" -print_final_stats=1 2>&1 | tail -n 3)
+rm -rf "$fuzz_out"
+
 cargo test --workspace --all-features
 cargo test --no-default-features --lib --tests
+

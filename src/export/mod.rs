@@ -7,8 +7,6 @@
 
 pub(crate) mod console;
 mod memory;
-#[cfg(any(feature = "grpc", feature = "http"))]
-pub(crate) mod wire;
 
 pub use console::ConsoleSpanExporter;
 pub use memory::InMemorySpanExporter;

@@ -317,6 +317,8 @@ impl Sender {
 #[cfg(any(feature = "grpc", feature = "http"))]
 mod log_exporter;
 #[cfg(any(feature = "grpc", feature = "http"))]
+mod wire;
+#[cfg(any(feature = "grpc", feature = "http"))]
 pub use log_exporter::OtlpLogExporter;
 #[cfg(any(feature = "grpc", feature = "http"))]
 mod metric_exporter;

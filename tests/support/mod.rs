@@ -725,6 +725,33 @@ fn rustls_server_config(require_client_cert: bool) -> Arc<tokio_rustls::rustls::
 // ---------------------------------------------------------------------------------------
 // Misbehaving collectors and measurements (reliability suite)
 
+/// Accepts connections on a free 127.0.0.1 port and runs `handle` on each, on its own
+/// runtime (the server stops when the returned runtime is dropped). Returns the port and a
+/// count of the connections accepted.
+fn serve<F, Fut>(handle: F) -> (u16, Arc<std::sync::atomic::AtomicUsize>, RuntimeThread)
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let rt = RuntimeThread::new();
+    let listener = std_listener(0);
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let conns = connections.clone();
+    rt.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+        while let Ok((sock, _)) = listener.accept().await {
+            conns.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(handle(sock));
+        }
+    });
+    (port, connections, rt)
+}
+
+fn local_url(port: u16, path: &str) -> String {
+    format!("http://127.0.0.1:{port}{path}")
+}
+
 /// A TCP server on 127.0.0.1 that accepts connections and reads everything sent, but never
 /// answers (a hung collector). Closed on drop.
 pub struct SilentServer {
@@ -735,23 +762,12 @@ pub struct SilentServer {
 
 impl SilentServer {
     pub fn start() -> Self {
-        let rt = RuntimeThread::new();
-        let listener = std_listener(0);
-        let port = listener.local_addr().unwrap().port();
-        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let conns = connections.clone();
-        rt.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            while let Ok((mut sock, _)) = listener.accept().await {
-                conns.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 65536];
-                    while let Ok(n) = sock.read(&mut buf).await {
-                        if n == 0 {
-                            break;
-                        }
-                    }
-                });
+        let (port, connections, rt) = serve(|mut sock| async move {
+            let mut buf = vec![0u8; 65536];
+            while let Ok(n) = sock.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
             }
         });
         SilentServer {
@@ -762,7 +778,7 @@ impl SilentServer {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        local_url(self.port, path)
     }
 }
 
@@ -776,24 +792,15 @@ pub struct RawReplyServer {
 
 impl RawReplyServer {
     pub fn start(reply: Vec<u8>) -> Self {
-        let rt = RuntimeThread::new();
-        let listener = std_listener(0);
-        let port = listener.local_addr().unwrap().port();
-        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let conns = connections.clone();
         let reply = Arc::new(reply);
-        rt.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            while let Ok((mut sock, _)) = listener.accept().await {
-                conns.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let reply = reply.clone();
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 65536];
-                    if matches!(sock.read(&mut buf).await, Ok(n) if n > 0) {
-                        let _ = sock.write_all(&reply).await;
-                    }
-                    let _ = sock.shutdown().await;
-                });
+        let (port, connections, rt) = serve(move |mut sock| {
+            let reply = reply.clone();
+            async move {
+                let mut buf = vec![0u8; 65536];
+                if matches!(sock.read(&mut buf).await, Ok(n) if n > 0) {
+                    let _ = sock.write_all(&reply).await;
+                }
+                let _ = sock.shutdown().await;
             }
         });
         RawReplyServer {
@@ -804,7 +811,7 @@ impl RawReplyServer {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        local_url(self.port, path)
     }
 }
 
@@ -819,61 +826,56 @@ pub struct HugeBodyServer {
 
 impl HugeBodyServer {
     pub fn start(status: u16, content_type: &'static str, size: usize) -> Self {
-        let rt = RuntimeThread::new();
-        let listener = std_listener(0);
-        let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let reqs = requests.clone();
-        rt.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            while let Ok((mut sock, _)) = listener.accept().await {
-                let reqs = reqs.clone();
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    loop {
-                        // Head, then the request body by content-length.
-                        let head_end = loop {
-                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                                break i + 4;
-                            }
-                            let mut chunk = [0u8; 8192];
-                            match sock.read(&mut chunk).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                            }
-                        };
-                        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-                        let len: usize = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .and_then(|v| v.trim().parse().ok())
-                            .unwrap_or(0);
-                        while buf.len() < head_end + len {
-                            let mut chunk = [0u8; 65536];
-                            match sock.read(&mut chunk).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                            }
+        let (port, _connections, rt) = serve(move |mut sock| {
+            let reqs = reqs.clone();
+            async move {
+                let mut buf = Vec::new();
+                loop {
+                    // Head, then the request body by content-length.
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
                         }
-                        buf.drain(..head_end + len);
-                        reqs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        let head = format!(
-                            "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {size}\r\n\r\n"
-                        );
-                        if sock.write_all(head.as_bytes()).await.is_err() {
-                            return;
+                        let mut chunk = [0u8; 8192];
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
                         }
-                        let chunk = vec![0xA5u8; 65536];
-                        let mut left = size;
-                        while left > 0 {
-                            let n = left.min(chunk.len());
-                            if sock.write_all(&chunk[..n]).await.is_err() {
-                                return;
-                            }
-                            left -= n;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    while buf.len() < head_end + len {
+                        let mut chunk = [0u8; 65536];
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
                         }
                     }
-                });
+                    buf.drain(..head_end + len);
+                    reqs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let head = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\n\
+                         content-length: {size}\r\n\r\n"
+                    );
+                    if sock.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let chunk = vec![0xA5u8; 65536];
+                    let mut left = size;
+                    while left > 0 {
+                        let n = left.min(chunk.len());
+                        if sock.write_all(&chunk[..n]).await.is_err() {
+                            return;
+                        }
+                        left -= n;
+                    }
+                }
             }
         });
         HugeBodyServer {
@@ -884,7 +886,7 @@ impl HugeBodyServer {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        local_url(self.port, path)
     }
 }
 

@@ -12,6 +12,8 @@ use crate::logs::record::LogData;
 use crate::pipeline::{BatchConfig, BatchExport, BatchPipeline, PipelineStats};
 use crate::resource::Resource;
 
+crate::pipeline::pipeline_item!(LogData);
+
 /// Hooks called for every emitted log record.
 ///
 /// Records go through the provider's processors in the order they were added; a change one

@@ -1,14 +1,16 @@
-//! The generic batch processor: bounded lock-free queue + one export thread.
+//! The generic batch pipeline: per-thread lock-free rings + one export thread.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use crossbeam_queue::ArrayQueue;
 use crossbeam_utils::CachePadded;
+use rtrb::Producer;
 
+use super::ring::{new_ring, Budget, PipelineItem, Pushed, RingMeta, RingReader};
+use super::worker::Worker;
 use crate::diagnostics;
 use crate::error::{SdkError, SdkResult};
 use crate::pipeline::BatchConfig;
@@ -44,35 +46,10 @@ pub struct PipelineStats {
     pub failed: u64,
 }
 
-/// How long the worker polls for the next full batch before going to sleep: a few batch
-/// times at full rate (512 spans at ~100 ns), so a steady producer never has to wake it.
-const BUSY_POLL: Duration = Duration::from_micros(500);
-
-/// Pauses between two polls of the queue's length while the worker waits for a batch.
-const SPINS_PER_POLL: u32 = 64;
-
-/// Producers check whether a batch is ready every this many pushes (per thread).
-const WAKE_CHECK: u32 = 32;
-
-thread_local! {
-    static PUSHES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
-#[inline]
-fn tick_due() -> bool {
-    PUSHES
-        .try_with(|c| {
-            let n = c.get().wrapping_add(1);
-            c.set(n);
-            n % WAKE_CHECK == 0
-        })
-        .unwrap_or(true)
-}
-
-enum Control {
+pub(super) enum Control {
     /// The resource of the provider, for the exporter.
     Resource(Resource),
-    /// The queue holds at least one full batch.
+    /// A ring holds at least one full batch.
     Wake,
     /// Export everything queued, then acknowledge.
     Flush(Sender<SdkResult>),
@@ -80,21 +57,46 @@ enum Control {
     Shutdown(Sender<SdkResult>),
 }
 
-struct Shared<T> {
-    queue: ArrayQueue<T>,
-    batch_size: usize,
-    wake_pending: CachePadded<AtomicBool>,
-    /// Items taken off the queue by the worker (written by the worker only). Items accepted
-    /// = popped + still queued, so producers keep no counter of their own.
-    popped: CachePadded<AtomicU64>,
+/// What producers and the export thread share.
+pub(super) struct Shared<T> {
+    /// Identifies the pipeline in the threads' ring lists.
+    id: u64,
+    ring_capacity: usize,
+    pub(super) budget: Budget,
+    pub(super) batch_size: usize,
+    pub(super) wake_pending: CachePadded<AtomicBool>,
+    /// Set when a ring was registered and the worker has not taken it over yet.
+    pub(super) has_new: AtomicBool,
+    registry: Mutex<Registry<T>>,
     dropped: CachePadded<AtomicU64>,
-    exported: AtomicU64,
-    failed: AtomicU64,
+    pub(super) exported: AtomicU64,
+    pub(super) failed: AtomicU64,
     shut_down: AtomicBool,
 }
 
+/// The rings, for the worker (new ones) and for `stats` (their counts).
+pub(super) struct Registry<T> {
+    /// Rings registered since the worker last looked.
+    pub(super) incoming: Vec<RingReader<T>>,
+    /// The push counter of every ring still alive.
+    pub(super) metas: Vec<Arc<RingMeta>>,
+    /// Pushes of the rings retired after their thread exited.
+    pub(super) retired_pushed: u64,
+    /// The rings the worker held when it exited.
+    pub(super) orphans: Vec<RingReader<T>>,
+    /// The worker exited: whatever is still in a ring will never be exported.
+    pub(super) worker_done: bool,
+}
+
+impl<T> Shared<T> {
+    pub(super) fn registry(&self) -> MutexGuard<'_, Registry<T>> {
+        // Nothing panics while holding the lock; a poisoned lock still holds valid data.
+        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// The producer side of a batch pipeline; owns the worker thread.
-pub(crate) struct BatchPipeline<T: Send + 'static> {
+pub(crate) struct BatchPipeline<T: PipelineItem> {
     shared: Arc<Shared<T>>,
     control: Sender<Control>,
     worker: Mutex<Option<JoinHandle<()>>>,
@@ -102,7 +104,7 @@ pub(crate) struct BatchPipeline<T: Send + 'static> {
     name: &'static str,
 }
 
-impl<T: Send + 'static> BatchPipeline<T> {
+impl<T: PipelineItem> BatchPipeline<T> {
     /// Starts the export thread `thread_name`. If the thread cannot be spawned, the pipeline
     /// still exists but drops (and counts) everything, and the failure is reported.
     pub(crate) fn new<E: BatchExport<T>>(
@@ -110,12 +112,22 @@ impl<T: Send + 'static> BatchPipeline<T> {
         config: BatchConfig,
         thread_name: &'static str,
     ) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let config = config.normalized();
         let shared = Arc::new(Shared {
-            queue: ArrayQueue::new(config.max_queue_size),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            ring_capacity: config.max_queue_size,
+            budget: Budget::new(config.max_queue_size),
             batch_size: config.max_export_batch_size,
             wake_pending: CachePadded::new(AtomicBool::new(false)),
-            popped: CachePadded::new(AtomicU64::new(0)),
+            has_new: AtomicBool::new(false),
+            registry: Mutex::new(Registry {
+                incoming: Vec::new(),
+                metas: Vec::new(),
+                retired_pushed: 0,
+                orphans: Vec::new(),
+                worker_done: false,
+            }),
             dropped: CachePadded::new(AtomicU64::new(0)),
             exported: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -134,6 +146,7 @@ impl<T: Send + 'static> BatchPipeline<T> {
                     "{thread_name}: cannot start the export thread ({e}); telemetry will be dropped"
                 ));
                 shared.shut_down.store(true, Ordering::Release);
+                shared.registry().worker_done = true;
                 None
             }
         };
@@ -146,8 +159,8 @@ impl<T: Send + 'static> BatchPipeline<T> {
         }
     }
 
-    /// Hands one item to the export thread. Never blocks: a full queue (or a shut-down
-    /// pipeline) drops the item and counts it.
+    /// Hands one item to the export thread through this thread's ring. Never blocks: a full
+    /// queue (or a shut-down pipeline) drops the item and counts it.
     #[inline]
     pub(crate) fn push(&self, item: T) {
         let s = &*self.shared;
@@ -155,33 +168,36 @@ impl<T: Send + 'static> BatchPipeline<T> {
             s.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        match s.queue.push(item) {
-            Ok(()) => {
-                // Checking the queue length reads both ends of the queue (cache misses), so
-                // each thread checks only every WAKE_CHECK pushes.
-                // A shutdown that raced with this push may have finished its final drain
-                // before the item landed: take back whatever is left and count it.
-                if s.shut_down.load(Ordering::SeqCst) {
-                    self.drop_leftovers();
-                    return;
-                }
-                if tick_due()
-                    && s.queue.len() >= s.batch_size
-                    && !s.wake_pending.load(Ordering::Relaxed)
-                    && !s.wake_pending.swap(true, Ordering::AcqRel)
-                {
-                    let _ = self.control.try_send(Control::Wake);
+        let pushed = T::with_rings(|rings| rings.push(s.id, &s.budget, item, || self.register()));
+        match pushed {
+            Some(Pushed::Queued { used: None }) => {}
+            Some(Pushed::Queued { used: Some(used) }) => {
+                if used >= s.batch_size && !s.wake_pending.load(Ordering::Relaxed) {
+                    self.wake();
                 }
             }
-            Err(_item) => self.on_full(),
+            // The thread's rings are unavailable (it is exiting): the item was dropped.
+            Some(Pushed::Full(_)) | None => self.on_full(),
         }
     }
 
-    /// Counts as dropped every item still queued after the worker's final drain.
+    /// A ring for the calling thread; the worker takes its reading end over.
     #[cold]
-    fn drop_leftovers(&self) {
-        while self.shared.queue.pop().is_some() {
-            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+    fn register(&self) -> (Producer<T>, Arc<RingMeta>) {
+        let (producer, meta, reader) = new_ring(self.shared.ring_capacity);
+        {
+            let mut reg = self.shared.registry();
+            reg.metas.push(Arc::clone(&meta));
+            reg.incoming.push(reader);
+        }
+        self.shared.has_new.store(true, Ordering::Release);
+        (producer, meta)
+    }
+
+    #[cold]
+    fn wake(&self) {
+        if !self.shared.wake_pending.swap(true, Ordering::AcqRel) {
+            let _ = self.control.try_send(Control::Wake);
         }
     }
 
@@ -194,9 +210,7 @@ impl<T: Send + 'static> BatchPipeline<T> {
                 self.name, self.config.max_queue_size
             ));
         }
-        if !self.shared.wake_pending.swap(true, Ordering::AcqRel) {
-            let _ = self.control.try_send(Control::Wake);
-        }
+        self.wake();
     }
 
     /// Passes the provider's resource to the exporter (before any export of items pushed
@@ -205,14 +219,33 @@ impl<T: Send + 'static> BatchPipeline<T> {
         let _ = self.control.send(Control::Resource(resource.clone()));
     }
 
-    /// The counters.
+    /// The counters. Items still in a ring after the export thread exited (pushed by a
+    /// thread that raced with `shutdown`) count as dropped, not accepted.
     pub(crate) fn stats(&self) -> PipelineStats {
         let s = &*self.shared;
+        let exported = s.exported.load(Ordering::Acquire);
+        let failed = s.failed.load(Ordering::Acquire);
+        let reg = s.registry();
+        let pushed: u64 = reg.retired_pushed
+            + reg
+                .metas
+                .iter()
+                .map(|m| m.pushed.load(Ordering::Acquire))
+                .sum::<u64>();
+        let leftover = if reg.worker_done {
+            reg.orphans
+                .iter()
+                .chain(&reg.incoming)
+                .map(|r| r.consumer.slots() as u64)
+                .sum()
+        } else {
+            0
+        };
         PipelineStats {
-            accepted: s.popped.load(Ordering::Acquire) + s.queue.len() as u64,
-            dropped: s.dropped.load(Ordering::Relaxed),
-            exported: s.exported.load(Ordering::Relaxed),
-            failed: s.failed.load(Ordering::Relaxed),
+            accepted: pushed - leftover,
+            dropped: s.dropped.load(Ordering::Relaxed) + leftover,
+            exported,
+            failed,
         }
     }
 
@@ -238,9 +271,6 @@ impl<T: Send + 'static> BatchPipeline<T> {
         if let Some(h) = handle {
             if res.is_ok() {
                 let _ = h.join();
-                // Items pushed by producers that passed the shutdown check just before it
-                // was set, after the worker's final drain.
-                self.drop_leftovers();
             }
             // On timeout the thread is left to finish on its own rather than blocking here.
         }
@@ -273,7 +303,7 @@ impl<T: Send + 'static> BatchPipeline<T> {
     }
 }
 
-impl<T: Send + 'static> Drop for BatchPipeline<T> {
+impl<T: PipelineItem> Drop for BatchPipeline<T> {
     /// A processor dropped without `shutdown` still flushes what it accepted.
     fn drop(&mut self) {
         if !self.shared.shut_down.load(Ordering::Acquire) {
@@ -282,170 +312,12 @@ impl<T: Send + 'static> Drop for BatchPipeline<T> {
     }
 }
 
-struct Worker<T, E> {
-    shared: Arc<Shared<T>>,
-    control: Receiver<Control>,
-    exporter: E,
-    delay: Duration,
-    batch: Vec<T>,
-    /// The first export failure since the last flush: reported by the next flush, so that a
-    /// flush fails when what it waited for did (even if a busy worker had already exported
-    /// those items before reading the flush request).
-    failure_since_flush: Option<SdkError>,
-}
-
-impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
-    fn new(
-        shared: Arc<Shared<T>>,
-        control: Receiver<Control>,
-        exporter: E,
-        delay: Duration,
-    ) -> Self {
-        let cap = shared.batch_size;
-        Worker {
-            shared,
-            control,
-            exporter,
-            delay,
-            batch: Vec::with_capacity(cap),
-            failure_since_flush: None,
-        }
-    }
-
-    fn run(mut self) {
-        let mut next_timer = Instant::now() + self.delay;
-        loop {
-            match self.control.recv_deadline(next_timer) {
-                Ok(Control::Wake) => self.run_busy(),
-                Ok(Control::Resource(r)) => self.exporter.set_resource(&r),
-                Ok(Control::Flush(ack)) => {
-                    let _ = self.drain_all();
-                    let flushed = self.exporter.force_flush();
-                    let res = match self.failure_since_flush.take() {
-                        Some(e) => Err(e),
-                        None => flushed,
-                    };
-                    let _ = ack.send(res);
-                }
-                Ok(Control::Shutdown(ack)) => {
-                    // Shutdown reports how its own final export went; older failures were
-                    // counted and reported when they happened.
-                    self.failure_since_flush = None;
-                    let _ = self.drain_all();
-                    let closed = self.exporter.shutdown();
-                    let res = match self.failure_since_flush.take() {
-                        Some(e) => Err(e),
-                        None => closed,
-                    };
-                    let _ = ack.send(res);
-                    return;
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    let _ = self.drain_all();
-                    next_timer = Instant::now() + self.delay;
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    let _ = self.drain_all();
-                    let _ = self.exporter.shutdown();
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Exports full batches for as long as producers keep filling them. Between batches the
-    /// worker spins for up to `BUSY_POLL` instead of sleeping: waking a
-    /// sleeping thread costs the producer a syscall and, in a VM, an inter-processor
-    /// interrupt, which would otherwise be paid once per batch. While the worker is awake,
-    /// `wake_pending` stays set, so producers send nothing.
-    fn run_busy(&mut self) {
-        let s = Arc::clone(&self.shared);
-        loop {
-            self.export_full_batches();
-            let idle_since = Instant::now();
-            while s.queue.len() < s.batch_size {
-                // Reading the queue's length reads the line producers write on every push;
-                // poll it only every `SPINS_PER_POLL` pauses (about a microsecond) so the
-                // waiting worker does not slow the producers down.
-                for _ in 0..SPINS_PER_POLL {
-                    std::hint::spin_loop();
-                }
-                if idle_since.elapsed() >= BUSY_POLL {
-                    // About to block: let producers wake us again, then re-check so that a
-                    // batch completed in between is not left waiting for the timer.
-                    s.wake_pending.store(false, Ordering::SeqCst);
-                    if s.queue.len() >= s.batch_size && !s.wake_pending.swap(true, Ordering::SeqCst)
-                    {
-                        break;
-                    }
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Exports while at least one full batch is queued.
-    fn export_full_batches(&mut self) {
-        while self.shared.queue.len() >= self.shared.batch_size {
-            if self.fill_and_export().is_err() {
-                // Keep going: a failed batch is counted; the next one may succeed.
-            }
-        }
-    }
-
-    /// Exports everything currently queued, in batches.
-    fn drain_all(&mut self) -> SdkResult {
-        let mut res = Ok(());
-        while !self.shared.queue.is_empty() {
-            if let Err(e) = self.fill_and_export() {
-                res = Err(e);
-            }
-        }
-        res
-    }
-
-    fn fill_and_export(&mut self) -> SdkResult {
-        while self.batch.len() < self.shared.batch_size {
-            match self.shared.queue.pop() {
-                Some(item) => {
-                    self.batch.push(item);
-                    self.shared.popped.fetch_add(1, Ordering::Release);
-                }
-                None => break,
-            }
-        }
-        if self.batch.is_empty() {
-            return Ok(());
-        }
-        let n = self.batch.len() as u64;
-        let exporter = &mut self.exporter;
-        let batch = &self.batch;
-        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exporter.export(batch)))
-            .unwrap_or_else(|_| Err(SdkError::failed("exporter panicked")));
-        match &res {
-            Ok(()) => {
-                self.shared.exported.fetch_add(n, Ordering::Relaxed);
-            }
-            Err(e) => {
-                self.shared.failed.fetch_add(n, Ordering::Relaxed);
-                diagnostics::report(&format!("export of {n} items failed: {e}"));
-                if self.failure_since_flush.is_none() {
-                    // Not the exporter's `Timeout`: that would read as the flush timing out.
-                    self.failure_since_flush = Some(SdkError::failed(format!(
-                        "an export of {n} items failed: {e}"
-                    )));
-                }
-            }
-        }
-        self.exporter.recycle(&mut self.batch);
-        self.batch.clear();
-        res
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::pipeline_item;
+
+    pipeline_item!(u32);
     use std::sync::atomic::AtomicUsize;
 
     #[derive(Clone, Default)]

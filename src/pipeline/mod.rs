@@ -1,18 +1,25 @@
 //! The batch pipeline shared by spans and log records.
 //!
-//! Ending a span (or emitting a log record) pushes the finished item into a bounded lock-free
-//! queue ([`crossbeam_queue::ArrayQueue`]): no mutex, no syscall, no allocation. When the queue
-//! is full the item is dropped and counted; the application thread never waits. One named
-//! background thread per processor drains the queue in batches, by size or on a timer, and
-//! hands each batch to the exporter.
+//! Ending a span (or emitting a log record) pushes the finished item into the calling thread's
+//! own bounded lock-free ring for that processor (a single-producer single-consumer
+//! [`rtrb`] ring): no mutex, no syscall, no allocation, no compare-and-swap; the only line
+//! producing threads share is a counter each updates once per 32 pushes. When the queue is
+//! full the item is dropped and
+//! counted; the application thread never waits. `max_queue_size` bounds all the rings of a
+//! processor together. One named background thread per processor
+//! reads every thread's ring in bulk, forms batches by size or on a timer, and hands each
+//! batch to the exporter.
 //!
 //! [`BatchConfig`] holds the knobs (queue size, batch size, delay, export timeout), with the
 //! specification's defaults and `OTEL_BSP_*` / `OTEL_BLRP_*` environment variables.
 
 mod batch;
+mod ring;
+mod worker;
 
 pub use batch::PipelineStats;
 pub(crate) use batch::{BatchExport, BatchPipeline};
+pub(crate) use ring::{pipeline_item, LocalRings, PipelineItem};
 
 use std::time::Duration;
 
@@ -27,7 +34,9 @@ pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Settings of a batch processor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BatchConfig {
-    /// Maximum items waiting for export; more are dropped (default 2048).
+    /// Maximum items waiting for export; more are dropped (default 2048). Producing threads
+    /// have rings of their own and report to the shared count 32 pushes at a time, so the
+    /// bound may be passed by up to 31 items per producing thread.
     pub max_queue_size: usize,
     /// Maximum items per export call (default 512).
     pub max_export_batch_size: usize,

@@ -90,6 +90,7 @@ pub(crate) fn take() -> Box<SpanData> {
             dropped_links_count: 0,
             status: Status::Unset,
             scope: empty_scope(),
+            owner: Default::default(),
         }),
     }
 }

@@ -10,6 +10,8 @@ use crate::pipeline::{BatchConfig, BatchExport, BatchPipeline, PipelineStats};
 use crate::resource::Resource;
 use crate::trace::span_data::SpanData;
 
+crate::pipeline::pipeline_item!(Box<SpanData>);
+
 /// Receives batches of finished spans and sends them somewhere (console, memory, OTLP...).
 ///
 /// Export calls are made one at a time from a processor's thread; an exporter needs no

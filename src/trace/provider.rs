@@ -38,9 +38,89 @@ use crate::trace::tracer::Tracer;
 /// provider.shutdown().unwrap();
 /// assert_eq!(exporter.finished_spans()[0].name.as_str(), "span.name");
 /// ```
+///
+/// When the last `TracerProvider` and [`Tracer`] handle of a provider is dropped, the provider
+/// shuts down (flushing its processors) as if [`TracerProvider::shutdown`] had been called.
 #[derive(Clone)]
 pub struct TracerProvider {
-    pub(crate) inner: Arc<ProviderInner>,
+    pub(crate) inner: ProviderHandle,
+}
+
+/// A counted handle on a provider, held by [`TracerProvider`] and [`Tracer`]: the last one
+/// dropped shuts the provider down. Spans do not hold one (their record keeps the provider's
+/// memory alive through an [`Owner`]), so starting and ending a span touches no shared
+/// reference count.
+pub(crate) struct ProviderHandle(Arc<ProviderInner>);
+
+impl ProviderHandle {
+    fn new(inner: ProviderInner) -> Self {
+        inner.handles.store(1, Ordering::Relaxed);
+        ProviderHandle(Arc::new(inner))
+    }
+}
+
+impl Clone for ProviderHandle {
+    fn clone(&self) -> Self {
+        self.0.handles.fetch_add(1, Ordering::Relaxed);
+        ProviderHandle(Arc::clone(&self.0))
+    }
+}
+
+impl Drop for ProviderHandle {
+    fn drop(&mut self) {
+        if self.0.handles.fetch_sub(1, Ordering::AcqRel) == 1
+            && !self.0.shut_down.swap(true, Ordering::AcqRel)
+        {
+            for p in &self.0.processors {
+                let _ = p.shutdown();
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for ProviderHandle {
+    type Target = Arc<ProviderInner>;
+    fn deref(&self) -> &Arc<ProviderInner> {
+        &self.0
+    }
+}
+
+/// The provider that created a span record. Kept in the record and recycled with it, so a
+/// recycled record usually already holds the right provider and no reference count moves.
+/// Clones of a record (for a second processor, or kept by an exporter) do not carry it.
+#[derive(Default)]
+pub(crate) struct Owner(Option<Arc<ProviderInner>>);
+
+impl Owner {
+    #[inline]
+    pub(crate) fn is(&self, provider: &Arc<ProviderInner>) -> bool {
+        self.0.as_ref().is_some_and(|p| Arc::ptr_eq(p, provider))
+    }
+    pub(crate) fn set(&mut self, provider: &Arc<ProviderInner>) {
+        self.0 = Some(Arc::clone(provider));
+    }
+    #[inline]
+    pub(crate) fn get(&self) -> Option<&Arc<ProviderInner>> {
+        self.0.as_ref()
+    }
+}
+
+impl Clone for Owner {
+    fn clone(&self) -> Self {
+        Owner(None)
+    }
+}
+
+impl PartialEq for Owner {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("..")
+    }
 }
 
 pub(crate) struct ProviderInner {
@@ -51,6 +131,8 @@ pub(crate) struct ProviderInner {
     pub(crate) limits: SpanLimits,
     shut_down: AtomicBool,
     dropped_after_shutdown: AtomicU64,
+    /// Live [`ProviderHandle`]s.
+    handles: std::sync::atomic::AtomicUsize,
 }
 
 impl ProviderInner {
@@ -116,7 +198,7 @@ impl TracerProvider {
 
     /// A tracer for a scope with version, schema URL or attributes.
     pub fn tracer_with_scope(&self, scope: InstrumentationScope) -> Tracer {
-        Tracer::new(Arc::clone(&self.inner), scope)
+        Tracer::new(self.inner.clone(), scope)
     }
 
     /// The resource.
@@ -231,7 +313,7 @@ impl TracerProviderBuilder {
             p.set_resource(&resource);
         }
         TracerProvider {
-            inner: Arc::new(ProviderInner {
+            inner: ProviderHandle::new(ProviderInner {
                 resource,
                 processors,
                 sampler,
@@ -239,6 +321,7 @@ impl TracerProviderBuilder {
                 limits: self.limits.unwrap_or_else(SpanLimits::from_env),
                 shut_down: AtomicBool::new(false),
                 dropped_after_shutdown: AtomicU64::new(0),
+                handles: Default::default(),
             }),
         }
     }

@@ -1,5 +1,6 @@
 //! Live spans: [`Span`] (owned) and [`SpanHandle`] (shared, e.g. the current span).
 
+use std::cell::Cell;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -25,15 +26,51 @@ enum State {
     Live(Live),
 }
 
+/// A recording span's state. The record holds its provider (see `Owner`).
 struct Live {
     data: Box<SpanData>,
-    provider: Arc<ProviderInner>,
+}
+
+impl Live {
+    #[inline]
+    fn provider(&self) -> &ProviderInner {
+        self.data
+            .owner
+            .get()
+            .expect("a recording span's record holds its provider")
+    }
+}
+
+thread_local! {
+    /// The provider this thread last ended a span for. Ending a span moves its record into
+    /// the provider's processors, so the provider is reached through this thread's own
+    /// strong reference rather than a reference count shared by every thread.
+    static ENDING: Cell<Option<Arc<ProviderInner>>> = const { Cell::new(None) };
+}
+
+/// Hands an ended record to its provider.
+#[inline]
+fn finish(data: Box<SpanData>) {
+    let Some(ptr) = data.owner.get().map(Arc::as_ptr) else {
+        return;
+    };
+    // Taken out while in use: a span ended from inside a processor finds the slot empty and
+    // takes the slow path.
+    let provider = match ENDING.try_with(Cell::take).ok().flatten() {
+        Some(p) if std::ptr::eq(Arc::as_ptr(&p), ptr) => p,
+        _ => match data.owner.get() {
+            Some(owner) => Arc::clone(owner),
+            None => return,
+        },
+    };
+    provider.on_end(data);
+    let _ = ENDING.try_with(|slot| slot.set(Some(provider)));
 }
 
 impl Span {
-    pub(crate) fn recording(data: Box<SpanData>, provider: Arc<ProviderInner>) -> Self {
+    pub(crate) fn recording(data: Box<SpanData>) -> Self {
         Span {
-            state: State::Live(Live { data, provider }),
+            state: State::Live(Live { data }),
         }
     }
 
@@ -70,7 +107,7 @@ impl Span {
     #[inline]
     pub fn set_attribute(&mut self, key: impl Into<StringValue>, value: impl Into<crate::Value>) {
         if let Some(l) = self.live() {
-            let limits = l.provider.limits.span_attrs();
+            let limits = l.provider().limits.span_attrs();
             if !upsert(&mut l.data.attributes, KeyValue::new(key, value), limits) {
                 l.data.dropped_attributes_count += 1;
             }
@@ -80,7 +117,7 @@ impl Span {
     /// Sets several attributes.
     pub fn set_attributes(&mut self, attributes: impl IntoIterator<Item = KeyValue>) {
         if let Some(l) = self.live() {
-            let limits = l.provider.limits.span_attrs();
+            let limits = l.provider().limits.span_attrs();
             for kv in attributes {
                 if !upsert(&mut l.data.attributes, kv, limits) {
                     l.data.dropped_attributes_count += 1;
@@ -120,7 +157,7 @@ impl Span {
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
         let Some(l) = self.live() else { return };
-        let limits = l.provider.limits;
+        let limits = l.provider().limits;
         if l.data.events.len() >= limits.max_events_per_span as usize {
             l.data.dropped_events_count += 1;
             return;
@@ -149,7 +186,7 @@ impl Span {
         if !span_context.is_valid() {
             return;
         }
-        let limits = l.provider.limits;
+        let limits = l.provider().limits;
         if l.data.links.len() >= limits.max_links_per_span as usize {
             l.data.dropped_links_count += 1;
             return;
@@ -218,13 +255,13 @@ impl Span {
         }
         let cx = self.span_context().clone();
         if let State::Live(live) = std::mem::replace(&mut self.state, State::Idle(cx)) {
-            let Live { mut data, provider } = live;
+            let Live { mut data } = live;
             // The clock is re-anchored to the system clock once a second; never end before
             // the start.
             data.end_time_unix_nano = ts
                 .unwrap_or_else(now_unix_nanos)
                 .max(data.start_time_unix_nano);
-            provider.on_end(data);
+            finish(data);
         }
     }
 }

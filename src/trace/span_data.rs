@@ -151,4 +151,6 @@ pub struct SpanData {
     pub status: Status,
     /// The scope of the tracer that created the span.
     pub scope: InstrumentationScope,
+    /// The provider that created the span (not part of the span's data).
+    pub(crate) owner: crate::trace::provider::Owner,
 }

@@ -11,7 +11,7 @@ use crate::time::{now_unix_nanos, to_unix_nanos};
 use crate::trace::id::{SpanContext, SpanId};
 use crate::trace::id_generator::{random_ids, random_span_id};
 use crate::trace::pool;
-use crate::trace::provider::ProviderInner;
+use crate::trace::provider::ProviderHandle;
 use crate::trace::sampler::SamplingDecision;
 use crate::trace::span::{SharedSpan, Span, SpanHandle};
 use crate::trace::span_data::{Link, SpanKind, Status};
@@ -24,12 +24,12 @@ use crate::trace::span_data::{Link, SpanKind, Status};
 /// start time or an explicit parent.
 #[derive(Clone)]
 pub struct Tracer {
-    provider: Arc<ProviderInner>,
+    provider: ProviderHandle,
     scope: InstrumentationScope,
 }
 
 impl Tracer {
-    pub(crate) fn new(provider: Arc<ProviderInner>, scope: InstrumentationScope) -> Self {
+    pub(crate) fn new(provider: ProviderHandle, scope: InstrumentationScope) -> Self {
         Tracer { provider, scope }
     }
 
@@ -131,6 +131,9 @@ impl Tracer {
         if !data.scope.ptr_eq(&self.scope) {
             data.scope = self.scope.clone();
         }
+        if !data.owner.is(&self.provider) {
+            data.owner.set(&self.provider);
+        }
         if !attrs_in.is_empty() || !result.attributes.is_empty() {
             for kv in attrs_in.into_iter().chain(result.attributes) {
                 if !upsert(&mut data.attributes, kv, limits.span_attrs()) {
@@ -151,7 +154,7 @@ impl Tracer {
             });
         }
         self.provider.on_start(&mut data, parent_cx);
-        Span::recording(data, Arc::clone(&self.provider))
+        Span::recording(data)
     }
 }
 

@@ -1,0 +1,283 @@
+//! Per-thread rings: the producer side of a batch pipeline.
+//!
+//! Each thread that hands items to a pipeline gets its own bounded single-producer
+//! single-consumer ring ([`rtrb`]), created on its first item and registered with the
+//! pipeline; the export thread is the only consumer of every ring. A push is a slot write and
+//! one release store of the ring's tail: no compare-and-swap, and no cache line written by two
+//! producing threads, so threads ending spans at once do not contend. The export thread reads
+//! each ring in bulk.
+//!
+//! The pipeline's `max_queue_size` bounds the items waiting in all its rings together. The
+//! total is kept in one shared counter that each producer updates once every
+//! `REPORT_EVERY` pushes (and the export thread once per batch read), so the bound may be
+//! exceeded by at most `REPORT_EVERY - 1` items per producing thread.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use rtrb::{Consumer, Producer, PushError, RingBuffer};
+
+/// A type that travels through batch pipelines. Each such type keeps its own thread-local
+/// rings (one per pipeline the thread pushes to); implement it with [`pipeline_item!`].
+pub(crate) trait PipelineItem: Send + Sized + 'static {
+    /// Runs `f` on this thread's rings; `None` when they are unavailable (the thread is
+    /// exiting, or a push is already in progress on this thread).
+    fn with_rings<R>(f: impl FnOnce(&mut LocalRings<Self>) -> R) -> Option<R>;
+}
+
+/// Implements [`PipelineItem`] for a type, with its own thread-local rings.
+macro_rules! pipeline_item {
+    ($t:ty) => {
+        impl $crate::pipeline::PipelineItem for $t {
+            #[inline]
+            fn with_rings<R>(
+                f: impl FnOnce(&mut $crate::pipeline::LocalRings<Self>) -> R,
+            ) -> Option<R> {
+                thread_local! {
+                    static RINGS: std::cell::RefCell<$crate::pipeline::LocalRings<$t>> =
+                        const { std::cell::RefCell::new($crate::pipeline::LocalRings::new()) };
+                }
+                $crate::pipeline::LocalRings::with(&RINGS, f)
+            }
+        }
+    };
+}
+pub(crate) use pipeline_item;
+
+/// Pushes counted by one ring's producer (written by that thread only, read by `stats`).
+#[derive(Debug, Default)]
+pub(super) struct RingMeta {
+    pub(super) pushed: AtomicU64,
+}
+
+/// The export thread's end of one ring.
+pub(super) struct RingReader<T> {
+    pub(super) consumer: Consumer<T>,
+    pub(super) meta: Arc<RingMeta>,
+}
+
+/// The shared bound on items waiting in a pipeline's rings.
+#[derive(Debug)]
+pub(super) struct Budget {
+    /// Items in the rings, minus those pushed but not yet reported by their producer (so it
+    /// may be briefly negative).
+    queued: crossbeam_utils::CachePadded<AtomicIsize>,
+    max: isize,
+}
+
+impl Budget {
+    pub(super) fn new(max: usize) -> Self {
+        Budget {
+            queued: crossbeam_utils::CachePadded::new(AtomicIsize::new(0)),
+            max: isize::try_from(max).unwrap_or(isize::MAX),
+        }
+    }
+
+    /// The export thread took `n` items out of the rings.
+    pub(super) fn release(&self, n: usize) {
+        self.queued.fetch_sub(n as isize, Ordering::Relaxed);
+    }
+}
+
+/// Producers add their pushes to the shared count this many at a time.
+const REPORT_EVERY: u32 = 32;
+
+/// One pipeline's ring on this thread.
+struct LocalRing<T> {
+    pipeline: u64,
+    producer: Producer<T>,
+    meta: Arc<RingMeta>,
+    pushed: u64,
+    /// Pushes not yet added to the budget's count.
+    unreported: u32,
+}
+
+/// This thread's rings for one item type, most recently used first.
+pub(crate) struct LocalRings<T> {
+    rings: Vec<LocalRing<T>>,
+}
+
+/// What a push did.
+pub(super) enum Pushed<T> {
+    /// Queued. Every few pushes `used` tells how many items the ring holds, for the caller
+    /// to see whether a batch is ready.
+    Queued { used: Option<usize> },
+    /// The ring is full: the item comes back.
+    Full(T),
+}
+
+/// Producers look at how full their ring is every this many pushes (it reads the export
+/// thread's cache line).
+const CHECK_EVERY: u64 = 32;
+
+impl<T> LocalRings<T> {
+    /// No rings yet.
+    pub(crate) const fn new() -> Self {
+        LocalRings { rings: Vec::new() }
+    }
+
+    /// Borrows a thread-local set of rings.
+    #[inline]
+    pub(crate) fn with<R>(
+        key: &'static std::thread::LocalKey<RefCell<LocalRings<T>>>,
+        f: impl FnOnce(&mut LocalRings<T>) -> R,
+    ) -> Option<R> {
+        key.try_with(|r| r.try_borrow_mut().ok().map(|mut r| f(&mut r)))
+            .ok()
+            .flatten()
+    }
+
+    /// Pushes to pipeline `id`'s ring on this thread; `register` creates that ring on first
+    /// use (and hands its reading end to the pipeline).
+    #[inline]
+    pub(super) fn push(
+        &mut self,
+        id: u64,
+        budget: &Budget,
+        item: T,
+        register: impl FnOnce() -> (Producer<T>, Arc<RingMeta>),
+    ) -> Pushed<T> {
+        let ring = match self.rings.first() {
+            Some(r) if r.pipeline == id => &mut self.rings[0],
+            _ => self.find_or_add(id, register),
+        };
+        if budget.queued.load(Ordering::Relaxed) + ring.unreported as isize >= budget.max {
+            return Pushed::Full(item);
+        }
+        // Counted before the item is visible to the export thread, so that `stats` never
+        // sees an item exported before it was accepted.
+        ring.meta.pushed.store(ring.pushed + 1, Ordering::Release);
+        match ring.producer.push(item) {
+            Ok(()) => {
+                ring.pushed += 1;
+                ring.unreported += 1;
+                if ring.unreported == REPORT_EVERY {
+                    budget
+                        .queued
+                        .fetch_add(REPORT_EVERY as isize, Ordering::Relaxed);
+                    ring.unreported = 0;
+                }
+                let used = if ring.pushed % CHECK_EVERY == 0 {
+                    Some(ring.producer.buffer().capacity() - ring.producer.slots())
+                } else {
+                    None
+                };
+                Pushed::Queued { used }
+            }
+            Err(PushError::Full(item)) => {
+                ring.meta.pushed.store(ring.pushed, Ordering::Release);
+                Pushed::Full(item)
+            }
+        }
+    }
+
+    #[cold]
+    fn find_or_add(
+        &mut self,
+        id: u64,
+        register: impl FnOnce() -> (Producer<T>, Arc<RingMeta>),
+    ) -> &mut LocalRing<T> {
+        let at = match self.rings.iter().position(|r| r.pipeline == id) {
+            Some(i) => i,
+            None => {
+                // Rings of pipelines that are gone are freed here.
+                self.rings.retain(|r| !r.producer.is_abandoned());
+                let (producer, meta) = register();
+                self.rings.push(LocalRing {
+                    pipeline: id,
+                    producer,
+                    meta,
+                    pushed: 0,
+                    unreported: 0,
+                });
+                self.rings.len() - 1
+            }
+        };
+        self.rings.swap(0, at);
+        &mut self.rings[0]
+    }
+}
+
+/// A new ring of `capacity` items: the producer's end with its counter, and the reader.
+pub(super) fn new_ring<T>(capacity: usize) -> (Producer<T>, Arc<RingMeta>, RingReader<T>) {
+    let (producer, consumer) = RingBuffer::new(capacity);
+    let meta = Arc::new(RingMeta::default());
+    let reader = RingReader {
+        consumer,
+        meta: Arc::clone(&meta),
+    };
+    (producer, meta, reader)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rings_are_per_pipeline_and_dead_ones_are_freed() {
+        let mut rings = LocalRings::<u32>::new();
+        let budget = Budget::new(100);
+        let mut readers = Vec::new();
+        let reg = |readers: &mut Vec<RingReader<u32>>| {
+            let (p, m, r) = new_ring(4);
+            readers.push(r);
+            (p, m)
+        };
+        for i in 0..4 {
+            assert!(matches!(
+                rings.push(1, &budget, i, || reg(&mut readers)),
+                Pushed::Queued { .. }
+            ));
+        }
+        assert!(matches!(
+            rings.push(1, &budget, 9, || unreachable!()),
+            Pushed::Full(9)
+        ));
+        assert!(matches!(
+            rings.push(2, &budget, 7, || reg(&mut readers)),
+            Pushed::Queued { .. }
+        ));
+        assert_eq!(readers.len(), 2);
+        assert_eq!(readers[0].meta.pushed.load(Ordering::Relaxed), 4);
+        assert_eq!(readers[0].consumer.slots(), 4);
+        assert_eq!(readers[1].consumer.pop(), Ok(7));
+        // Pipeline 1 goes away: its ring is freed when this thread next registers one.
+        readers.remove(0);
+        let _ = rings.push(3, &budget, 1, || reg(&mut readers));
+        assert_eq!(rings.rings.len(), 2);
+    }
+
+    #[test]
+    fn the_budget_bounds_all_rings_together() {
+        let budget = Budget::new(64);
+        let mut readers = Vec::new();
+        let reg = |readers: &mut Vec<RingReader<u32>>| {
+            let (p, m, r) = new_ring(1024);
+            readers.push(r);
+            (p, m)
+        };
+        // Two "threads" (two ring sets) share one pipeline's budget.
+        let (mut a, mut b) = (LocalRings::<u32>::new(), LocalRings::<u32>::new());
+        let mut queued = 0;
+        for i in 0..200 {
+            let rings = if i % 2 == 0 { &mut a } else { &mut b };
+            if let Pushed::Queued { .. } = rings.push(1, &budget, i, || reg(&mut readers)) {
+                queued += 1;
+            }
+        }
+        // The bound holds up to REPORT_EVERY - 1 unreported pushes per producer.
+        assert!(
+            (64..64 + 2 * REPORT_EVERY as usize).contains(&queued),
+            "{queued}"
+        );
+        // Draining frees room again.
+        let drained: usize = readers.iter().map(|r| r.consumer.slots()).sum();
+        assert_eq!(drained, queued);
+        budget.release(drained);
+        assert!(matches!(
+            a.push(1, &budget, 0, || unreachable!()),
+            Pushed::Queued { .. }
+        ));
+    }
+}

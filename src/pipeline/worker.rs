@@ -1,0 +1,270 @@
+//! The export thread of a batch pipeline: reads every producing thread's ring, forms
+//! batches and exports them.
+
+use std::sync::atomic::{fence, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use super::batch::{BatchExport, Control, Shared};
+use super::ring::RingReader;
+use crate::diagnostics;
+use crate::error::{SdkError, SdkResult};
+
+/// How long the worker polls for the next full batch before going to sleep: a few batch
+/// times at full rate (512 spans at ~100 ns), so a steady producer never has to wake it.
+const BUSY_POLL: Duration = Duration::from_micros(500);
+
+/// Pauses between two polls of the rings while the worker waits for a batch.
+const SPINS_PER_POLL: u32 = 64;
+
+fn busy_poll() -> Duration {
+    static V: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *V.get_or_init(|| {
+        std::env::var("XBUSY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_micros)
+            .unwrap_or(BUSY_POLL)
+    })
+}
+
+pub(super) struct Worker<T, E> {
+    shared: Arc<Shared<T>>,
+    control: Receiver<Control>,
+    exporter: E,
+    delay: Duration,
+    batch: Vec<T>,
+    /// The rings of the producing threads; `start` rotates so every ring is read in turn.
+    rings: Vec<RingReader<T>>,
+    start: usize,
+    /// The first export failure since the last flush: reported by the next flush, so that a
+    /// flush fails when what it waited for did (even if a busy worker had already exported
+    /// those items before reading the flush request).
+    failure_since_flush: Option<SdkError>,
+}
+
+impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
+    pub(super) fn new(
+        shared: Arc<Shared<T>>,
+        control: Receiver<Control>,
+        exporter: E,
+        delay: Duration,
+    ) -> Self {
+        let cap = shared.batch_size;
+        Worker {
+            shared,
+            control,
+            exporter,
+            delay,
+            batch: Vec::with_capacity(cap),
+            rings: Vec::new(),
+            start: 0,
+            failure_since_flush: None,
+        }
+    }
+
+    pub(super) fn run(mut self) {
+        let mut next_timer = Instant::now() + self.delay;
+        loop {
+            match self.control.recv_deadline(next_timer) {
+                Ok(Control::Wake) => self.run_busy(),
+                Ok(Control::Resource(r)) => self.exporter.set_resource(&r),
+                Ok(Control::Flush(ack)) => {
+                    let _ = self.drain_all();
+                    let flushed = self.exporter.force_flush();
+                    let res = match self.failure_since_flush.take() {
+                        Some(e) => Err(e),
+                        None => flushed,
+                    };
+                    let _ = ack.send(res);
+                }
+                Ok(Control::Shutdown(ack)) => {
+                    // Shutdown reports how its own final export went; older failures were
+                    // counted and reported when they happened.
+                    self.failure_since_flush = None;
+                    let _ = self.drain_all();
+                    let closed = self.exporter.shutdown();
+                    let res = match self.failure_since_flush.take() {
+                        Some(e) => Err(e),
+                        None => closed,
+                    };
+                    self.finish();
+                    let _ = ack.send(res);
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    let _ = self.drain_all();
+                    next_timer = Instant::now() + self.delay;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let _ = self.drain_all();
+                    let _ = self.exporter.shutdown();
+                    self.finish();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Hands the rings back to the pipeline: items pushed after the final drain stay there
+    /// and are counted as dropped.
+    fn finish(&mut self) {
+        let mut reg = self.shared.registry();
+        reg.orphans.append(&mut self.rings);
+        reg.worker_done = true;
+    }
+
+    /// Exports full batches for as long as producers keep filling them. Between batches the
+    /// worker spins for up to `BUSY_POLL` instead of sleeping: waking a sleeping thread costs
+    /// the producer a syscall and, in a VM, an inter-processor interrupt, which would
+    /// otherwise be paid once per batch. While the worker is awake, `wake_pending` stays set,
+    /// so producers send nothing.
+    fn run_busy(&mut self) {
+        let batch_size = self.shared.batch_size;
+        loop {
+            self.export_full_batches();
+            let idle_since = Instant::now();
+            while self.available() < batch_size {
+                // Reading a ring's length reads the line its producer writes on every push;
+                // poll only every `SPINS_PER_POLL` pauses (about a microsecond) so the
+                // waiting worker does not slow the producers down.
+                for _ in 0..SPINS_PER_POLL {
+                    std::hint::spin_loop();
+                }
+                self.adopt();
+                if idle_since.elapsed() >= busy_poll() {
+                    // About to block: let producers wake us again, then re-check so that a
+                    // batch completed in between is not left waiting for the timer.
+                    let s = &self.shared;
+                    s.wake_pending.store(false, Ordering::SeqCst);
+                    if self.available() >= batch_size
+                        && !self.shared.wake_pending.swap(true, Ordering::SeqCst)
+                    {
+                        break;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Takes over the rings registered since the last call.
+    #[inline]
+    fn adopt(&mut self) {
+        let s = &self.shared;
+        if s.has_new.load(Ordering::Relaxed) && s.has_new.swap(false, Ordering::AcqRel) {
+            let mut reg = s.registry();
+            self.rings.append(&mut reg.incoming);
+        }
+    }
+
+    /// Items waiting in all rings.
+    fn available(&self) -> usize {
+        self.rings.iter().map(|r| r.consumer.slots()).sum()
+    }
+
+    /// Exports while at least one full batch is queued.
+    fn export_full_batches(&mut self) {
+        loop {
+            self.adopt();
+            if self.available() < self.shared.batch_size {
+                return;
+            }
+            // A failed batch is counted; the next one may succeed.
+            let _ = self.fill_and_export();
+        }
+    }
+
+    /// Exports everything currently queued, in batches, and forgets the rings of threads
+    /// that exited.
+    fn drain_all(&mut self) -> SdkResult {
+        let mut res = Ok(());
+        loop {
+            self.adopt();
+            match self.fill_and_export() {
+                None => break,
+                Some(Err(e)) => res = Err(e),
+                Some(Ok(())) => {}
+            }
+        }
+        self.retire_exited();
+        res
+    }
+
+    /// Drops the rings whose thread exited once they are empty, keeping their counts.
+    fn retire_exited(&mut self) {
+        let mut i = 0;
+        while i < self.rings.len() {
+            let r = &self.rings[i];
+            if r.consumer.is_abandoned() {
+                // Pairs with the producer's release when it dropped its end.
+                fence(Ordering::Acquire);
+                if r.consumer.is_empty() {
+                    let r = self.rings.swap_remove(i);
+                    let mut reg = self.shared.registry();
+                    reg.retired_pushed += r.meta.pushed.load(Ordering::Acquire);
+                    reg.metas.retain(|m| !Arc::ptr_eq(m, &r.meta));
+                    continue;
+                }
+            }
+            i += 1;
+        }
+    }
+
+    /// Moves up to a batch of items out of the rings, starting from a different ring each
+    /// time so that no thread's ring waits behind a busier one.
+    fn fill(&mut self) {
+        let n = self.rings.len();
+        if n == 0 {
+            return;
+        }
+        self.start = (self.start + 1) % n;
+        for k in 0..n {
+            let room = self.shared.batch_size - self.batch.len();
+            if room == 0 {
+                break;
+            }
+            let r = &mut self.rings[(self.start + k) % n];
+            let take = r.consumer.slots().min(room);
+            if take > 0 {
+                if let Ok(chunk) = r.consumer.read_chunk(take) {
+                    self.batch.extend(chunk);
+                    self.shared.budget.release(take);
+                }
+            }
+        }
+    }
+
+    /// Fills a batch and exports it; `None` when there was nothing to export.
+    fn fill_and_export(&mut self) -> Option<SdkResult> {
+        self.fill();
+        if self.batch.is_empty() {
+            return None;
+        }
+        let n = self.batch.len() as u64;
+        let exporter = &mut self.exporter;
+        let batch = &self.batch;
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exporter.export(batch)))
+            .unwrap_or_else(|_| Err(SdkError::failed("exporter panicked")));
+        match &res {
+            Ok(()) => {
+                self.shared.exported.fetch_add(n, Ordering::Release);
+            }
+            Err(e) => {
+                self.shared.failed.fetch_add(n, Ordering::Release);
+                diagnostics::report(&format!("export of {n} items failed: {e}"));
+                if self.failure_since_flush.is_none() {
+                    // Not the exporter's `Timeout`: that would read as the flush timing out.
+                    self.failure_since_flush = Some(SdkError::failed(format!(
+                        "an export of {n} items failed: {e}"
+                    )));
+                }
+            }
+        }
+        self.exporter.recycle(&mut self.batch);
+        self.batch.clear();
+        Some(res)
+    }
+}

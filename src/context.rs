@@ -159,6 +159,22 @@ pub struct ContextGuard {
     _not_send: PhantomData<*const ()>,
 }
 
+impl ContextGuard {
+    /// Restores the previous context now and returns the one this guard attached (or
+    /// whatever was current in its place).
+    pub(crate) fn detach(mut self) -> Option<Context> {
+        let prev = self.prev.take()?;
+        CURRENT
+            .try_with(|c| {
+                c.try_borrow_mut()
+                    .ok()
+                    .map(|mut cur| std::mem::replace(&mut *cur, prev))
+            })
+            .ok()
+            .flatten()
+    }
+}
+
 impl Drop for ContextGuard {
     fn drop(&mut self) {
         if let Some(prev) = self.prev.take() {

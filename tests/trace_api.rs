@@ -140,6 +140,72 @@ fn in_span_ends_the_span_on_panic() {
 }
 
 #[test]
+fn in_span_and_guards_end_their_span_even_when_a_handle_is_kept() {
+    let (_p, exporter, tracer) = setup();
+    // The closure keeps a handle, and the current span is fetched as another handle: the
+    // span still ends when in_span returns (the shared span is then locked to end it).
+    let kept = tracer.in_span("kept", |span| {
+        let also = get_current_span();
+        assert!(also.is_recording());
+        span.clone()
+    });
+    assert!(!kept.is_recording(), "ended when in_span returned");
+    assert_eq!(exporter.finished_spans().len(), 1);
+    kept.set_attribute("late", 1); // ignored: the span has ended
+    let kept = {
+        let guard = tracer.start_as_current_span("guarded");
+        guard.span()
+    };
+    assert!(!kept.is_recording());
+    let spans = exporter.finished_spans();
+    assert_eq!(spans.len(), 2);
+    assert!(spans.iter().all(|s| s.attributes.is_empty()));
+    assert!(!get_current_span().span_context().is_valid());
+}
+
+#[test]
+fn in_span_copes_with_a_context_left_attached_inside_it() {
+    let (_p, exporter, tracer) = setup();
+    // A context attached inside the closure whose guard escapes it: in_span detaches
+    // whatever is current when it ends, like a guard would, and its own span still ends.
+    let escaped = tracer.in_span("outer", |_| {
+        let other = tracer.start_span("other");
+        otlp_sdk::context::Context::current()
+            .with_span(other)
+            .attach()
+    });
+    drop(escaped);
+    let names: Vec<String> = exporter
+        .finished_spans()
+        .iter()
+        .map(|s| s.name.to_string())
+        .collect();
+    assert!(names.contains(&"outer".to_string()), "{names:?}");
+    assert!(names.contains(&"other".to_string()), "{names:?}");
+}
+
+#[test]
+fn dropping_the_last_provider_and_tracer_flushes_the_batch_processor() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = TracerProvider::builder()
+        .with_batch_exporter(exporter.clone())
+        .build();
+    let tracer = provider.tracer("t");
+    drop(provider);
+    tracer.in_span("a", |_| {});
+    assert!(
+        exporter.finished_spans().is_empty(),
+        "batched, not yet exported"
+    );
+    drop(tracer);
+    assert_eq!(
+        exporter.finished_spans().len(),
+        1,
+        "flushed on the last drop"
+    );
+}
+
+#[test]
 fn attributes_of_every_type() {
     let (_p, exporter, tracer) = setup();
     let mut s = tracer.start_span("attrs");

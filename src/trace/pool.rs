@@ -97,7 +97,9 @@ pub(crate) fn take() -> Box<SpanData> {
 
 #[inline]
 fn clear_or_shrink<T>(v: &mut Vec<T>, max_kept: usize) {
-    if v.capacity() > max_kept {
+    if v.is_empty() {
+        // The common case; `clear` would still call the elements' out-of-line drop.
+    } else if v.capacity() > max_kept {
         *v = Vec::new();
     } else {
         v.clear();

@@ -184,6 +184,39 @@ impl Sampler {
         }
     }
 
+    /// The decision of the built-in samplers that need nothing but the parent's flags
+    /// (`AlwaysOn`, `AlwaysOff`, and `ParentBased` over those): these add no attribute and
+    /// keep the parent's trace state, so a span start can skip building a
+    /// [`SamplingResult`]. `None` for the others.
+    #[inline]
+    pub(crate) fn quick_decision(
+        &self,
+        parent: &crate::trace::SpanContext,
+    ) -> Option<SamplingDecision> {
+        match self {
+            Sampler::AlwaysOn => Some(SamplingDecision::RecordAndSample),
+            Sampler::AlwaysOff => Some(SamplingDecision::Drop),
+            Sampler::ParentBased(pb) => {
+                let delegate = if !parent.is_valid() {
+                    &pb.root
+                } else {
+                    match (parent.is_remote(), parent.is_sampled()) {
+                        (true, true) => &pb.remote_parent_sampled,
+                        (true, false) => &pb.remote_parent_not_sampled,
+                        (false, true) => &pb.local_parent_sampled,
+                        (false, false) => &pb.local_parent_not_sampled,
+                    }
+                };
+                match delegate {
+                    Sampler::AlwaysOn => Some(SamplingDecision::RecordAndSample),
+                    Sampler::AlwaysOff => Some(SamplingDecision::Drop),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
     /// The sampler's description, as the specification spells it.
     pub fn description(&self) -> String {
         match self {
@@ -225,6 +258,52 @@ fn ratio_decision(ratio: f64, trace_id: TraceId) -> SamplingDecision {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quick_decisions_agree_with_should_sample() {
+        use crate::trace::{SpanContext, SpanId, TraceFlags, TraceState};
+        let tid = TraceId::from_u128(0x1234);
+        let parent = |remote: bool, sampled: bool| {
+            let flags = TraceFlags::default().with_sampled(sampled);
+            let sc = SpanContext::new(
+                tid,
+                SpanId::from_u64(7),
+                flags,
+                remote,
+                TraceState::default(),
+            );
+            Context::new().with_remote_span_context(sc)
+        };
+        let parents = [
+            Context::new(),
+            parent(true, true),
+            parent(true, false),
+            parent(false, true),
+            parent(false, false),
+        ];
+        let samplers = [
+            Sampler::AlwaysOn,
+            Sampler::AlwaysOff,
+            Sampler::default(),
+            Sampler::parent_based(Sampler::AlwaysOff),
+            Sampler::TraceIdRatioBased(0.5),
+            Sampler::parent_based(Sampler::TraceIdRatioBased(0.5)),
+        ];
+        let mut quick = 0;
+        for s in &samplers {
+            for p in &parents {
+                let full = s.should_sample(p, tid, "n", SpanKind::Internal, &[], &[]);
+                if let Some(d) = s.quick_decision(p.span_context()) {
+                    quick += 1;
+                    assert_eq!(d, full.decision, "{s:?} {p:?}");
+                    assert!(full.attributes.is_empty());
+                    assert_eq!(&full.trace_state, p.span_context().trace_state());
+                }
+            }
+        }
+        // Everything but the ratio sampler (and a root under ParentBased(ratio)) is quick.
+        assert_eq!(quick, 4 * 5 + 4);
+    }
 
     #[test]
     fn env_names_parse() {

@@ -422,6 +422,28 @@ impl SpanHandle {
     pub fn end_with_timestamp(&self, timestamp: SystemTime) {
         self.with(|s| s.end_with_timestamp(timestamp))
     }
+
+    /// Ends the span and lets go of it. When this was the last handle (the usual case for a
+    /// guard whose context was just detached) the span is ended without locking.
+    pub(crate) fn end_and_release(&mut self) {
+        end_shared(self.0.take());
+    }
+}
+
+/// Ends a shared span; without locking when `shared` is its last reference.
+#[inline]
+fn end_shared(shared: Option<Arc<SharedSpan>>) {
+    match shared.map(Arc::try_unwrap) {
+        None => {}
+        Some(Ok(only)) => only
+            .span
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .end(),
+        Some(Err(shared)) => {
+            shared.with(|s| s.end());
+        }
+    }
 }
 
 impl fmt::Debug for SpanHandle {

@@ -12,7 +12,7 @@ use crate::trace::id::{SpanContext, SpanId};
 use crate::trace::id_generator::{random_ids, random_span_id};
 use crate::trace::pool;
 use crate::trace::provider::ProviderHandle;
-use crate::trace::sampler::SamplingDecision;
+use crate::trace::sampler::{SamplingDecision, SamplingResult};
 use crate::trace::span::{SharedSpan, Span, SpanHandle};
 use crate::trace::span_data::{Link, SpanKind, Status};
 
@@ -70,10 +70,20 @@ impl Tracer {
         self.span_builder(name).start_as_current(self)
     }
 
-    /// Runs `f` inside a new current span, which ends when `f` returns (or panics).
-    pub fn in_span<T>(&self, name: impl Into<StringValue>, f: impl FnOnce(SpanHandle) -> T) -> T {
+    /// Runs `f` inside a new current span, which ends when `f` returns (or panics). `f` gets
+    /// the span's handle (clone it to keep it).
+    ///
+    /// ```
+    /// # let tracer = otlp_sdk::trace::TracerProvider::default().tracer("t");
+    /// let answer = tracer.in_span("compute", |span| {
+    ///     span.set_attribute("input", 21);
+    ///     42
+    /// });
+    /// assert_eq!(answer, 42);
+    /// ```
+    pub fn in_span<T>(&self, name: impl Into<StringValue>, f: impl FnOnce(&SpanHandle) -> T) -> T {
         let guard = self.start_as_current_span(name);
-        f(guard.handle.clone())
+        f(&guard.handle)
     }
 
     /// A builder for a span with kind, attributes, links, start time or parent.
@@ -81,6 +91,7 @@ impl Tracer {
         SpanBuilder::new(name.into())
     }
 
+    #[inline(always)]
     fn build(&self, b: SpanBuilder, cx: &Context) -> Span {
         let parent_cx = match &b.parent {
             Some(p) => p,
@@ -94,11 +105,16 @@ impl Tracer {
             Some(g) if has_parent => (psc.trace_id(), g.new_span_id()),
             Some(g) => (g.new_trace_id(), g.new_span_id()),
         };
-        let attrs_in = b.attributes.unwrap_or_default();
-        let result = self
-            .provider
-            .sampler
-            .should_sample(parent_cx, trace_id, &b.name, b.kind, &attrs_in, &b.links);
+        let attrs_in: &[KeyValue] = b.attributes.as_deref().unwrap_or_default();
+        let sampler = &self.provider.sampler;
+        let result = match sampler.quick_decision(psc) {
+            Some(decision) => SamplingResult {
+                decision,
+                attributes: Vec::new(),
+                trace_state: psc.trace_state().clone(),
+            },
+            None => sampler.should_sample(parent_cx, trace_id, &b.name, b.kind, attrs_in, &b.links),
+        };
         let sampled = result.decision == SamplingDecision::RecordAndSample;
         let flags = psc.trace_flags().with_sampled(sampled);
         let span_context = SpanContext::new(trace_id, span_id, flags, false, result.trace_state);
@@ -134,27 +150,51 @@ impl Tracer {
         if !data.owner.is(&self.provider) {
             data.owner.set(&self.provider);
         }
-        if !attrs_in.is_empty() || !result.attributes.is_empty() {
-            for kv in attrs_in.into_iter().chain(result.attributes) {
+        if let Some(given) = b.attributes {
+            for kv in given {
                 if !upsert(&mut data.attributes, kv, limits.span_attrs()) {
                     data.dropped_attributes_count += 1;
                 }
             }
         }
-        for l in b.links {
-            if data.links.len() >= limits.max_links_per_span as usize {
-                data.dropped_links_count += 1;
-                continue;
+        if result.attributes.is_empty() {
+            forget_empty(result.attributes);
+        } else {
+            for kv in result.attributes {
+                if !upsert(&mut data.attributes, kv, limits.span_attrs()) {
+                    data.dropped_attributes_count += 1;
+                }
             }
-            let (la, ld) = collect_limited(l.attributes, limits.link_attrs());
-            data.links.push(Link {
-                span_context: l.span_context,
-                attributes: la,
-                dropped_attributes_count: l.dropped_attributes_count + ld,
-            });
+        }
+        if b.links.is_empty() {
+            forget_empty(b.links);
+        } else {
+            for l in b.links {
+                if data.links.len() >= limits.max_links_per_span as usize {
+                    data.dropped_links_count += 1;
+                    continue;
+                }
+                let (la, ld) = collect_limited(l.attributes, limits.link_attrs());
+                data.links.push(Link {
+                    span_context: l.span_context,
+                    attributes: la,
+                    dropped_attributes_count: l.dropped_attributes_count + ld,
+                });
+            }
         }
         self.provider.on_start(&mut data, parent_cx);
         Span::recording(data)
+    }
+}
+
+/// Disposes of an empty vector. One that never allocated is forgotten rather than dropped:
+/// that saves the out-of-line drop of its (zero) elements on every span start.
+#[inline(always)]
+fn forget_empty<T>(v: Vec<T>) {
+    debug_assert!(v.is_empty());
+    if v.capacity() == 0 {
+        // Owns no heap memory: nothing to free.
+        std::mem::forget(v);
     }
 }
 
@@ -225,17 +265,17 @@ impl SpanBuilder {
     }
     /// Starts the span and makes it current until the guard drops.
     pub fn start_as_current(self, tracer: &Tracer) -> SpanGuard {
-        // Build the span and its context from the current one in place (no clone of it).
+        // Build the span and its context from the current one in place (no clone of it): one
+        // reference to the span in the context, one in the guard.
         let (handle, cx) = Context::map_current(|cx| {
             let span = tracer.build(self, cx);
             let shared = Arc::new(SharedSpan::new(span));
             let handle = SpanHandle::new(Some(Arc::clone(&shared)));
             (handle, cx.with_shared_span(shared))
         });
-        let cx_guard = cx.attach();
         SpanGuard {
             handle,
-            _cx: cx_guard,
+            cx: Some(cx.attach()),
         }
     }
 }
@@ -246,7 +286,7 @@ impl SpanBuilder {
 #[must_use = "the span ends as soon as the guard is dropped"]
 pub struct SpanGuard {
     handle: SpanHandle,
-    _cx: ContextGuard,
+    cx: Option<ContextGuard>,
 }
 
 impl SpanGuard {
@@ -265,7 +305,10 @@ impl std::ops::Deref for SpanGuard {
 
 impl Drop for SpanGuard {
     fn drop(&mut self) {
-        self.handle.end();
+        // Detach first: the context's reference goes, so the guard usually holds the last one
+        // and ends the span without locking it.
+        drop(self.cx.take().and_then(ContextGuard::detach));
+        self.handle.end_and_release();
     }
 }
 

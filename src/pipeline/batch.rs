@@ -176,8 +176,12 @@ impl<T: PipelineItem> BatchPipeline<T> {
                     self.wake();
                 }
             }
+            Some(Pushed::Full(item)) => {
+                self.on_full();
+                item.discard();
+            }
             // The thread's rings are unavailable (it is exiting): the item was dropped.
-            Some(Pushed::Full(_)) | None => self.on_full(),
+            None => self.on_full(),
         }
     }
 

@@ -24,12 +24,21 @@ pub(crate) trait PipelineItem: Send + Sized + 'static {
     /// Runs `f` on this thread's rings; `None` when they are unavailable (the thread is
     /// exiting, or a push is already in progress on this thread).
     fn with_rings<R>(f: impl FnOnce(&mut LocalRings<Self>) -> R) -> Option<R>;
+
+    /// Disposes of an item the pipeline refused (queue full); by default it is dropped.
+    fn discard(self) {}
 }
 
 /// Implements [`PipelineItem`] for a type, with its own thread-local rings.
 macro_rules! pipeline_item {
-    ($t:ty) => {
+    ($t:ty $(, discard = $discard:path)?) => {
         impl $crate::pipeline::PipelineItem for $t {
+            $(
+                #[inline]
+                fn discard(self) {
+                    $discard(self)
+                }
+            )?
             #[inline]
             fn with_rings<R>(
                 f: impl FnOnce(&mut $crate::pipeline::LocalRings<Self>) -> R,

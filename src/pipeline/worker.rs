@@ -19,17 +19,6 @@ const BUSY_POLL: Duration = Duration::from_micros(500);
 /// Pauses between two polls of the rings while the worker waits for a batch.
 const SPINS_PER_POLL: u32 = 64;
 
-fn busy_poll() -> Duration {
-    static V: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-    *V.get_or_init(|| {
-        std::env::var("XBUSY")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .map(Duration::from_micros)
-            .unwrap_or(BUSY_POLL)
-    })
-}
-
 pub(super) struct Worker<T, E> {
     shared: Arc<Shared<T>>,
     control: Receiver<Control>,
@@ -134,7 +123,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                     std::hint::spin_loop();
                 }
                 self.adopt();
-                if idle_since.elapsed() >= busy_poll() {
+                if idle_since.elapsed() >= BUSY_POLL {
                     // About to block: let producers wake us again, then re-check so that a
                     // batch completed in between is not left waiting for the timer.
                     let s = &self.shared;

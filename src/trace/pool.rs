@@ -106,6 +106,22 @@ fn clear_or_shrink<T>(v: &mut Vec<T>, max_kept: usize) {
     }
 }
 
+/// Most records a thread keeps for itself (its cache holds a batch taken from the queue,
+/// or records it could not hand over).
+const MAX_LOCAL: usize = 4096;
+
+/// Keeps a record that was never exported (its span was dropped because the queue was
+/// full) for this thread's next spans, instead of freeing it and allocating a new one.
+pub(crate) fn give_back(record: Box<SpanData>) {
+    let _ = LOCAL.try_with(|l| {
+        if let Ok(mut l) = l.try_borrow_mut() {
+            if l.len() < MAX_LOCAL {
+                l.push(record);
+            }
+        }
+    });
+}
+
 /// Hands an exported batch of records back for reuse, untouched, leaving `batch` empty (with
 /// room for the next batch). When enough batches are already waiting, the records are freed.
 pub(crate) fn recycle(batch: &mut Vec<Box<SpanData>>) {
@@ -139,5 +155,28 @@ mod tests {
         assert!(free_batches().len() <= FREE_BATCHES);
         let r = take();
         assert!(r.attributes.is_empty(), "recycled records are cleared");
+    }
+
+    #[test]
+    fn refused_records_are_reused_by_their_thread_and_bounded() {
+        std::thread::spawn(|| {
+            let mut r = take();
+            r.attributes.push(crate::KeyValue::new("k", 1));
+            let addr = &*r as *const SpanData;
+            give_back(r);
+            let again = take();
+            assert_eq!(
+                &*again as *const SpanData, addr,
+                "the same record comes back"
+            );
+            assert!(again.attributes.is_empty());
+            let many: Vec<_> = (0..MAX_LOCAL + 10).map(|_| take()).collect();
+            for r in many {
+                give_back(r);
+            }
+            LOCAL.with(|l| assert_eq!(l.borrow().len(), MAX_LOCAL));
+        })
+        .join()
+        .unwrap();
     }
 }

@@ -10,7 +10,7 @@ use crate::pipeline::{BatchConfig, BatchExport, BatchPipeline, PipelineStats};
 use crate::resource::Resource;
 use crate::trace::span_data::SpanData;
 
-crate::pipeline::pipeline_item!(Box<SpanData>);
+crate::pipeline::pipeline_item!(Box<SpanData>, discard = crate::trace::pool::give_back);
 
 /// Receives batches of finished spans and sends them somewhere (console, memory, OTLP...).
 ///

@@ -7,6 +7,7 @@
 use std::marker::PhantomData;
 use std::sync::Mutex;
 
+use super::stripe::Stripes;
 use super::{Aggregator, Point, PointCommon};
 use crate::metrics::data::{
     ExponentialBuckets, ExponentialHistogramData, ExponentialHistogramDataPoint, MetricData,
@@ -193,8 +194,9 @@ impl<T: Num> Aggregator<T> for ExponentialAgg<T> {
         s.record(value.to_f64(), self.max_size);
     }
 
-    fn point(&self, cell: &Mutex<ExpoState>, reset: bool, c: PointCommon) -> Point {
-        let mut guard = cell.lock().unwrap_or_else(|p| p.into_inner());
+    fn point(&self, cells: &Stripes<Mutex<ExpoState>>, reset: bool, c: PointCommon) -> Point {
+        // Unstriped (scales would have to be reconciled): the one cell.
+        let mut guard = cells.first().lock().unwrap_or_else(|p| p.into_inner());
         let s = if reset {
             std::mem::replace(&mut *guard, ExpoState::new(self.max_scale))
         } else {

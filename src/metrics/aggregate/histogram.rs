@@ -1,4 +1,5 @@
-//! Explicit-bucket histograms: atomic bucket counters, an atomic sum and atomic min/max.
+//! Explicit-bucket histograms: atomic bucket counters, an atomic sum and atomic min/max, per
+//! series and stripe, merged at collection.
 //!
 //! The count is not stored: it is the sum of the bucket counts at collection, so the two
 //! always agree. Under concurrent recording, a collection may see a measurement's bucket
@@ -8,6 +9,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::stripe::{self, Stripes};
 use super::{Aggregator, Point, PointCommon};
 use crate::metrics::data::{HistogramData, HistogramDataPoint, MetricData};
 use crate::metrics::exemplar::ReservoirKind;
@@ -108,7 +110,11 @@ impl<T: Num> Aggregator<T> for HistogramAgg<T> {
         }
     }
 
-    fn point(&self, cell: &HistogramCell, reset: bool, c: PointCommon) -> Point {
+    fn stripes(&self) -> usize {
+        stripe::count()
+    }
+
+    fn point(&self, cells: &Stripes<HistogramCell>, reset: bool, c: PointCommon) -> Point {
         let take = |a: &AtomicU64, init: u64| {
             if reset {
                 a.swap(init, Ordering::Relaxed)
@@ -116,11 +122,27 @@ impl<T: Num> Aggregator<T> for HistogramAgg<T> {
                 a.load(Ordering::Relaxed)
             }
         };
-        let bucket_counts: Vec<u64> = cell.buckets.iter().map(|b| take(b, 0)).collect();
+        let mut bucket_counts = vec![0u64; self.bounds.len() + 1];
+        let mut sum = T::zero();
+        let (mut min, mut max) = (T::MAX, T::MIN);
+        for cell in cells.iter() {
+            for (n, b) in bucket_counts.iter_mut().zip(cell.buckets.iter()) {
+                *n += take(b, 0);
+            }
+            sum = sum.add(T::from_bits(take(&cell.sum, T::zero().to_bits())));
+            let (lo, hi) = (
+                T::from_bits(take(&cell.min, T::MAX.to_bits())),
+                T::from_bits(take(&cell.max, T::MIN.to_bits())),
+            );
+            if lo < min {
+                min = lo;
+            }
+            if hi > max {
+                max = hi;
+            }
+        }
         let count = bucket_counts.iter().sum::<u64>();
-        let sum = T::from_bits(take(&cell.sum, T::zero().to_bits())).to_f64();
-        let min = T::from_bits(take(&cell.min, T::MAX.to_bits()));
-        let max = T::from_bits(take(&cell.max, T::MIN.to_bits()));
+        let sum = sum.to_f64();
         let has = self.record_min_max && count > 0 && min <= max;
         Point::Histogram(HistogramDataPoint {
             attributes: c.attributes,

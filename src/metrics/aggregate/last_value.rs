@@ -4,6 +4,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::sum::number_points;
+use super::stripe::Stripes;
 use super::{Aggregator, Point, PointCommon};
 use crate::metrics::data::{GaugeData, MetricData, NumberDataPoint};
 use crate::metrics::number::sealed::Num;
@@ -30,7 +31,9 @@ impl<T: Num> Aggregator<T> for LastValueAgg<T> {
         cell.store(value.to_bits(), Ordering::Relaxed);
     }
 
-    fn point(&self, cell: &AtomicU64, _reset: bool, c: PointCommon) -> Point {
+    fn point(&self, cells: &Stripes<AtomicU64>, _reset: bool, c: PointCommon) -> Point {
+        // Unstriped: the last value is the one cell's.
+        let cell = cells.first();
         // A delta gauge reports only series updated during the interval (the map skips the
         // others); the value itself is not reset.
         Point::Number(NumberDataPoint {

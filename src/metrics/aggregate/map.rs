@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::attrs::{
-    canonicalize, eq_any_order, eq_in_order, hash_attrs, mix, unique_keys, AttrFilter,
+    canonicalize, eq_any_order, eq_in_order, hash_attrs, identity_words, mix, same_identity,
+    unique_keys, AttrFilter, PairWords,
 };
 use crate::attributes::KeyValue;
 use crate::metrics::exemplar::Reservoir;
@@ -83,10 +84,23 @@ impl<C> Series<C> {
 /// One attribute slice, as given by the application, resolved to its series.
 pub(crate) struct Alias<C> {
     pub(crate) raw: Box<[KeyValue]>,
+    /// `raw`'s identity words (see [`same_identity`]); `None` when it holds an array.
+    words: Option<Box<[PairWords]>>,
     unique: bool,
     /// The map's overflow generation when this alias was made (see `overflow_gen`).
     gen: u64,
     pub(crate) series: Arc<Series<C>>,
+}
+
+impl<C> Alias<C> {
+    /// `true` when `attrs` is this alias's slice, pair by pair in the same order.
+    #[inline(always)]
+    fn same_in_order(&self, attrs: &[KeyValue]) -> bool {
+        self.words
+            .as_deref()
+            .is_some_and(|w| same_identity(w, attrs))
+            || eq_in_order(&self.raw, attrs)
+    }
 }
 
 /// Identity hasher for maps keyed by our own 64-bit hashes.
@@ -216,7 +230,7 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
                 // Two-way set: `pi` and its neighbour.
                 for i in [pi, pi ^ 1] {
                     if let Some(a) = slots[i].get::<C>(self.id, ptr, true) {
-                        if eq_in_order(&a.raw, attrs) && self.is_current(a) {
+                        if a.same_in_order(attrs) && self.is_current(a) {
                             f(&a.series);
                             return true;
                         }
@@ -356,8 +370,10 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
                 }
             },
         };
+        let raw: Box<[KeyValue]> = attrs.into();
         let alias = Arc::new(Alias {
-            raw: attrs.into(),
+            words: identity_words(&raw),
+            raw,
             unique: unique_keys(attrs),
             gen,
             series,

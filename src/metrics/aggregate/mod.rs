@@ -7,6 +7,7 @@ mod histogram;
 mod last_value;
 mod map;
 mod observable;
+mod stripe;
 mod sum;
 
 pub(crate) use attrs::AttrFilter;
@@ -27,6 +28,7 @@ use crate::metrics::Temporality;
 use crate::time::now_unix_nanos;
 
 use map::{Series, ValueMap};
+use stripe::Stripes;
 
 /// Name, description and unit of a metric stream.
 #[derive(Clone, Debug)]
@@ -80,8 +82,13 @@ pub(crate) trait Aggregator<T: Num>: Send + Sync + 'static {
     type Cell: Send + Sync + 'static;
     fn new_cell(&self) -> Self::Cell;
     fn update(&self, cell: &Self::Cell, value: T);
-    /// The cell's point; with `reset`, the cell is emptied (delta).
-    fn point(&self, cell: &Self::Cell, reset: bool, common: PointCommon) -> Point;
+    /// Cells per series: 1, or [`stripe::count`] for aggregations whose cells merge exactly
+    /// (each thread then updates its own stripe).
+    fn stripes(&self) -> usize {
+        1
+    }
+    /// The point of a series' cells (merged); with `reset`, the cells are emptied (delta).
+    fn point(&self, cells: &Stripes<Self::Cell>, reset: bool, common: PointCommon) -> Point;
     /// Groups points into the metric's data.
     fn data(&self, points: Vec<Point>, temporality: Temporality) -> MetricData;
     fn reservoir(&self) -> ReservoirKind {
@@ -97,7 +104,7 @@ where
     config: StreamConfig,
     delta: bool,
     agg: A,
-    map: ValueMap<A::Cell>,
+    map: ValueMap<Stripes<A::Cell>>,
     start: u64,
     last_collect: Mutex<u64>,
     _t: PhantomData<fn(T)>,
@@ -117,24 +124,26 @@ impl<T: Num, A: Aggregator<T>> SyncStream<T, A> {
         }
     }
 
-    fn new_series(&self) -> (A::Cell, Option<Mutex<Reservoir>>) {
+    fn new_series(&self) -> (Stripes<A::Cell>, Option<Mutex<Reservoir>>) {
         let reservoir = (self.config.exemplar_filter != ExemplarFilter::AlwaysOff)
             .then(|| Mutex::new(Reservoir::new(self.agg.reservoir())));
-        (self.agg.new_cell(), reservoir)
+        let cells = Stripes::new(self.agg.stripes(), || self.agg.new_cell());
+        (cells, reservoir)
     }
 
     #[inline]
-    fn record_on(&self, series: &Series<A::Cell>, value: T, attrs: &[KeyValue]) {
+    fn record_on(&self, series: &Series<Stripes<A::Cell>>, value: T, attrs: &[KeyValue]) {
+        let cell = series.cell.get(stripe::current());
         if self.delta {
             if !series.begin_update() {
                 // A delta collection reclaimed the series: record on the live one.
                 self.measure(value, attrs);
                 return;
             }
-            self.agg.update(&series.cell, value);
+            self.agg.update(cell, value);
             series.end_update();
         } else {
-            self.agg.update(&series.cell, value);
+            self.agg.update(cell, value);
             series.touch();
         }
         if let Some(reservoir) = &series.exemplars {

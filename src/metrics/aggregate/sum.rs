@@ -1,8 +1,10 @@
-//! Sums (counters and up-down counters): one atomic word per series.
+//! Sums (counters and up-down counters): one atomic word per series and stripe, added up at
+//! collection.
 
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::stripe::{self, Stripes};
 use super::{Aggregator, Point, PointCommon};
 use crate::metrics::data::{MetricData, NumberDataPoint, SumData};
 use crate::metrics::number::sealed::Num;
@@ -35,17 +37,26 @@ impl<T: Num> Aggregator<T> for SumAgg<T> {
         T::atomic_add(cell, value);
     }
 
-    fn point(&self, cell: &AtomicU64, reset: bool, c: PointCommon) -> Point {
-        let bits = if reset {
-            cell.swap(T::zero().to_bits(), Ordering::Relaxed)
-        } else {
-            cell.load(Ordering::Relaxed)
-        };
+    fn stripes(&self) -> usize {
+        stripe::count()
+    }
+
+    fn point(&self, cells: &Stripes<AtomicU64>, reset: bool, c: PointCommon) -> Point {
+        // Each stripe is taken whole (swapped when resetting), so every increment lands in
+        // exactly one collection.
+        let total = cells.iter().fold(T::zero(), |acc, cell| {
+            let bits = if reset {
+                cell.swap(T::zero().to_bits(), Ordering::Relaxed)
+            } else {
+                cell.load(Ordering::Relaxed)
+            };
+            acc.add(T::from_bits(bits))
+        });
         Point::Number(NumberDataPoint {
             attributes: c.attributes,
             start_time_unix_nano: c.start,
             time_unix_nano: c.time,
-            value: T::from_bits(bits).number(),
+            value: total.number(),
             exemplars: c.exemplars,
         })
     }

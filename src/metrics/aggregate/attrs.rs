@@ -293,6 +293,38 @@ mod tests {
     }
 
     #[test]
+    fn identity_words_match_only_the_same_pairs_in_order() {
+        let a = vec![kv("k", "v".to_string()), kv("n", 3), kv("f", 1.5), kv("b", true)];
+        let w = identity_words(&a).expect("no array");
+        assert!(same_identity(&w, &a.clone()), "clones share their strings");
+        // equal contents in new allocations: not proven here (the full comparison decides)
+        let fresh = vec![kv("k", "v".to_string()), kv("n", 3), kv("f", 1.5), kv("b", true)];
+        assert!(!same_identity(&w, &fresh));
+        assert!(eq_in_order(&a, &fresh));
+        let mut other = a.clone();
+        for (i, v) in [Value::I64(4), Value::F64(1.5), Value::Bool(false)]
+            .into_iter()
+            .enumerate()
+        {
+            other[1] = KeyValue::new("n", v);
+            assert!(!same_identity(&w, &other), "case {i}");
+        }
+        let mut swapped = a.clone();
+        swapped.swap(0, 1);
+        assert!(!same_identity(&w, &swapped));
+        assert!(!same_identity(&w, &a[..3]));
+        // kinds never collide: an integer equal to a string's address is not that string
+        let s = kv("k", "abc");
+        let Value::String(text) = &s.value else { unreachable!() };
+        let addr = text.as_str().as_ptr() as usize as i64;
+        let ws = identity_words(std::slice::from_ref(&s)).unwrap();
+        assert!(!same_identity(&ws, &[kv("k", addr)]));
+        assert!(identity_words(&[kv("a", vec![1i64, 2])]).is_none());
+        let wb = identity_words(&[kv("a", true)]).unwrap();
+        assert!(!same_identity(&wb, &[kv("a", vec![true])]));
+    }
+
+    #[test]
     fn nan_attribute_values_are_equal_to_themselves() {
         assert!(kv_eq(&kv("x", f64::NAN), &kv("x", f64::NAN)));
     }

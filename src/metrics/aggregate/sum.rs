@@ -79,3 +79,84 @@ pub(crate) fn number_points(points: Vec<Point>) -> Vec<NumberDataPoint> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::data::Number;
+
+    fn value(p: Point) -> Number {
+        match p {
+            Point::Number(n) => n.value,
+            _ => panic!("not a number point"),
+        }
+    }
+
+    fn common() -> PointCommon {
+        PointCommon {
+            attributes: Vec::new(),
+            start: 0,
+            time: 1,
+            exemplars: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn stripes_add_up_and_a_reset_empties_every_stripe() {
+        let agg = SumAgg::<i64>::new(false);
+        let cells = Stripes::new(4, || Aggregator::<i64>::new_cell(&agg));
+        agg.update(cells.get(0), 5);
+        agg.update(cells.get(1), -7);
+        agg.update(cells.get(3), 100);
+        assert_eq!(value(agg.point(&cells, false, common())), Number::I64(98));
+        assert_eq!(value(agg.point(&cells, true, common())), Number::I64(98));
+        assert_eq!(value(agg.point(&cells, true, common())), Number::I64(0));
+        agg.update(cells.get(2), 3);
+        assert_eq!(value(agg.point(&cells, false, common())), Number::I64(3));
+    }
+
+    #[test]
+    fn threads_on_their_own_stripes_sum_exactly_with_a_concurrent_delta_collector() {
+        use std::sync::atomic::AtomicBool;
+        use std::sync::Arc;
+        const THREADS: u64 = 4;
+        const ADDS: u64 = 100_000;
+        let agg = Arc::new(SumAgg::<u64>::new(true));
+        let n = stripe::count().max(2);
+        let cells = Arc::new(Stripes::new(n, || Aggregator::<u64>::new_cell(&*agg)));
+        let done = Arc::new(AtomicBool::new(false));
+        let collector = {
+            let (agg, cells, done) = (agg.clone(), cells.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut taken = 0u64;
+                while !done.load(Ordering::Acquire) {
+                    if let Number::U64(v) = value(agg.point(&cells, true, common())) {
+                        taken += v;
+                    }
+                    std::thread::yield_now();
+                }
+                taken
+            })
+        };
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (agg, cells) = (agg.clone(), cells.clone());
+                std::thread::spawn(move || {
+                    // both the thread's own stripe and an explicit one, so stripes are shared too
+                    for i in 0..ADDS {
+                        let s = if i % 2 == 0 { stripe::current() } else { t as usize };
+                        agg.update(cells.get(s), 1);
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().for_each(|w| w.join().unwrap());
+        done.store(true, Ordering::Release);
+        let taken = collector.join().unwrap();
+        let rest = match value(agg.point(&cells, true, common())) {
+            Number::U64(v) => v,
+            _ => unreachable!(),
+        };
+        assert_eq!(taken + rest, THREADS * ADDS);
+    }
+}

@@ -189,7 +189,7 @@ impl<T: Num> Aggregator<T> for ExponentialAgg<T> {
         Mutex::new(ExpoState::new(self.max_scale))
     }
 
-    fn update(&self, cell: &Mutex<ExpoState>, value: T) {
+    fn update(&self, cell: &Mutex<ExpoState>, value: T, _exclusive: bool) {
         let mut s = cell.lock().unwrap_or_else(|p| p.into_inner());
         s.record(value.to_f64(), self.max_size);
     }

@@ -108,9 +108,26 @@ impl<T: Num> Aggregator<T> for HistogramAgg<T> {
     }
 
     #[inline(always)]
-    fn update(&self, cell: &HistogramCell, value: T) {
+    fn update(&self, cell: &HistogramCell, value: T, exclusive: bool) {
         let v = value.to_f64();
         let i = bucket_index(&self.bounds, v);
+        if exclusive {
+            // The only writer: plain loads and stores (see `Aggregator::update`).
+            if let Some(b) = cell.buckets.get(i) {
+                b.store(b.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+            }
+            let sum = T::from_bits(cell.sum.load(Ordering::Relaxed));
+            cell.sum.store(sum.add(value).to_bits(), Ordering::Relaxed);
+            if self.record_min_max {
+                if value < T::from_bits(cell.min.load(Ordering::Relaxed)) {
+                    cell.min.store(value.to_bits(), Ordering::Relaxed);
+                }
+                if value > T::from_bits(cell.max.load(Ordering::Relaxed)) {
+                    cell.max.store(value.to_bits(), Ordering::Relaxed);
+                }
+            }
+            return;
+        }
         if let Some(b) = cell.buckets.get(i) {
             b.fetch_add(1, Ordering::Relaxed);
         }
@@ -122,7 +139,7 @@ impl<T: Num> Aggregator<T> for HistogramAgg<T> {
     }
 
     fn stripes(&self) -> usize {
-        stripe::count()
+        stripe::cells()
     }
 
     fn point(&self, cells: &Stripes<HistogramCell>, reset: bool, c: PointCommon) -> Point {
@@ -233,10 +250,11 @@ mod tests {
     fn stripes_merge_into_one_exact_point_and_reset_together() {
         let agg = HistogramAgg::<f64>::new(vec![10.0, 20.0], true);
         let cells = Stripes::new(3, || Aggregator::<f64>::new_cell(&agg));
-        agg.update(cells.get(0), 5.0);
-        agg.update(cells.get(0), 15.0);
-        agg.update(cells.get(2), 25.0);
-        agg.update(cells.get(2), -2.0);
+        // the shared stripe with atomic updates, another one as its only writer
+        agg.update(cells.get(0).0, 5.0, false);
+        agg.update(cells.get(0).0, 15.0, false);
+        agg.update(cells.get(2).0, 25.0, true);
+        agg.update(cells.get(2).0, -2.0, true);
         // stripe 1 stays empty: its initial min/max must not leak into the point
         let p = hist(agg.point(&cells, false, common()));
         assert_eq!(p.bucket_counts, vec![2, 1, 1]);
@@ -249,7 +267,7 @@ mod tests {
         assert_eq!((p.count, p.sum, p.min, p.max), (0, 0.0, None, None));
         assert_eq!(p.bucket_counts, vec![0, 0, 0]);
 
-        agg.update(cells.get(1), 12.0);
+        agg.update(cells.get(1).0, 12.0, true);
         let p = hist(agg.point(&cells, true, common()));
         assert_eq!(p.bucket_counts, vec![0, 1, 0]);
         assert_eq!((p.min, p.max), (Some(12.0), Some(12.0)));

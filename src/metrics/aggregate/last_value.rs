@@ -27,7 +27,7 @@ impl<T: Num> Aggregator<T> for LastValueAgg<T> {
     }
 
     #[inline(always)]
-    fn update(&self, cell: &AtomicU64, value: T) {
+    fn update(&self, cell: &AtomicU64, value: T, _exclusive: bool) {
         cell.store(value.to_bits(), Ordering::Relaxed);
     }
 

@@ -33,12 +33,17 @@ impl<T: Num> Aggregator<T> for SumAgg<T> {
     }
 
     #[inline(always)]
-    fn update(&self, cell: &AtomicU64, value: T) {
-        T::atomic_add(cell, value);
+    fn update(&self, cell: &AtomicU64, value: T, exclusive: bool) {
+        if exclusive {
+            let cur = T::from_bits(cell.load(Ordering::Relaxed));
+            cell.store(cur.add(value).to_bits(), Ordering::Relaxed);
+        } else {
+            T::atomic_add(cell, value);
+        }
     }
 
     fn stripes(&self) -> usize {
-        stripe::count()
+        stripe::cells()
     }
 
     fn point(&self, cells: &Stripes<AtomicU64>, reset: bool, c: PointCommon) -> Point {
@@ -105,24 +110,24 @@ mod tests {
     fn stripes_add_up_and_a_reset_empties_every_stripe() {
         let agg = SumAgg::<i64>::new(false);
         let cells = Stripes::new(4, || Aggregator::<i64>::new_cell(&agg));
-        agg.update(cells.get(0), 5);
-        agg.update(cells.get(1), -7);
-        agg.update(cells.get(3), 100);
+        agg.update(cells.get(0).0, 5, false);
+        agg.update(cells.get(1).0, -7, true);
+        agg.update(cells.get(3).0, 100, true);
         assert_eq!(value(agg.point(&cells, false, common())), Number::I64(98));
         assert_eq!(value(agg.point(&cells, true, common())), Number::I64(98));
         assert_eq!(value(agg.point(&cells, true, common())), Number::I64(0));
-        agg.update(cells.get(2), 3);
+        agg.update(cells.get(2).0, 3, false);
         assert_eq!(value(agg.point(&cells, false, common())), Number::I64(3));
     }
 
     #[test]
-    fn threads_on_their_own_stripes_sum_exactly_with_a_concurrent_delta_collector() {
+    fn threads_on_shared_stripes_sum_exactly_with_a_concurrent_delta_collector() {
         use std::sync::atomic::AtomicBool;
         use std::sync::Arc;
         const THREADS: u64 = 4;
         const ADDS: u64 = 100_000;
         let agg = Arc::new(SumAgg::<u64>::new(true));
-        let n = stripe::count().max(2);
+        let n = stripe::cells().max(2);
         let cells = Arc::new(Stripes::new(n, || Aggregator::<u64>::new_cell(&*agg)));
         let done = Arc::new(AtomicBool::new(false));
         let collector = {
@@ -142,10 +147,11 @@ mod tests {
             .map(|t| {
                 let (agg, cells) = (agg.clone(), cells.clone());
                 std::thread::spawn(move || {
-                    // both the thread's own stripe and an explicit one, so stripes are shared too
+                    // A delta collector resets the cells: updates are atomic (not exclusive),
+                    // on the shared stripe and on stripes several threads use.
                     for i in 0..ADDS {
-                        let s = if i % 2 == 0 { stripe::current() } else { t as usize };
-                        agg.update(cells.get(s), 1);
+                        let s = if i % 2 == 0 { 0 } else { t as usize % n };
+                        agg.update(cells.get(s).0, 1, false);
                     }
                 })
             })

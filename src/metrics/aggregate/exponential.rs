@@ -8,7 +8,8 @@ use std::marker::PhantomData;
 use std::sync::Mutex;
 
 use super::stripe::Stripes;
-use super::{Aggregator, Point, PointCommon};
+use super::map::cached;
+use super::{Aggregator, CellCache, Point, PointCommon};
 use crate::metrics::data::{
     ExponentialBuckets, ExponentialHistogramData, ExponentialHistogramDataPoint, MetricData,
 };
@@ -181,6 +182,13 @@ impl<T> ExponentialAgg<T> {
         }
     }
 }
+
+cached!(
+    CellCache,
+    stripes_cache,
+    Mutex<ExpoState>,
+    Stripes<Mutex<ExpoState>>
+);
 
 impl<T: Num> Aggregator<T> for ExponentialAgg<T> {
     type Cell = Mutex<ExpoState>;

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::stripe::{self, Stripes};
-use super::{Aggregator, Point, PointCommon};
+use super::map::cached;
+use super::{Aggregator, CellCache, Point, PointCommon};
 use crate::metrics::data::{HistogramData, HistogramDataPoint, MetricData};
 use crate::metrics::exemplar::ReservoirKind;
 use crate::metrics::number::sealed::Num;
@@ -94,6 +95,8 @@ pub(crate) struct HistogramCell {
     min: AtomicU64,
     max: AtomicU64,
 }
+
+cached!(CellCache, stripes_cache, HistogramCell, Stripes<HistogramCell>);
 
 impl<T: Num> Aggregator<T> for HistogramAgg<T> {
     type Cell = HistogramCell;

@@ -27,7 +27,7 @@ use crate::metrics::number::sealed::Num;
 use crate::metrics::Temporality;
 use crate::time::now_unix_nanos;
 
-use map::{Series, ValueMap};
+use map::{cached, Cached, Series, Slot, ValueMap};
 use stripe::Stripes;
 
 /// Name, description and unit of a metric stream.
@@ -76,10 +76,25 @@ pub(crate) struct PointCommon {
     pub(crate) exemplars: Vec<Exemplar>,
 }
 
+/// A cell type of an aggregation: its striped series have their own thread-local alias cache
+/// (see [`Cached`]). Implemented with `cached!(CellCache, stripes_cache, T, Stripes<T>)`.
+pub(crate) trait CellCache: Send + Sync + Sized + 'static {
+    fn stripes_cache() -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<Slot<Stripes<Self>>>>>;
+}
+
+impl<X: CellCache> Cached for Stripes<X> {
+    #[inline(always)]
+    fn cache() -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<Slot<Self>>>> {
+        X::stripes_cache()
+    }
+}
+
+cached!(CellCache, stripes_cache, std::sync::atomic::AtomicU64, Stripes<std::sync::atomic::AtomicU64>);
+
 /// An aggregation over values of type `T`: the cell it keeps per series and how a cell
 /// becomes a point.
 pub(crate) trait Aggregator<T: Num>: Send + Sync + 'static {
-    type Cell: Send + Sync + 'static;
+    type Cell: CellCache;
     fn new_cell(&self) -> Self::Cell;
     /// Adds `value` to `cell`. With `exclusive`, the caller is the cell's only writer and
     /// nothing else writes it meanwhile (not even a collection: cumulative streams only read),

@@ -141,8 +141,8 @@ impl<T: Num> Aggregator<T> for HistogramAgg<T> {
         }
     }
 
-    fn stripes(&self) -> usize {
-        stripe::cells()
+    fn exclusive_stripes(&self) -> usize {
+        stripe::count()
     }
 
     fn point(&self, cells: &Stripes<HistogramCell>, reset: bool, c: PointCommon) -> Point {
@@ -252,12 +252,13 @@ mod tests {
     #[test]
     fn stripes_merge_into_one_exact_point_and_reset_together() {
         let agg = HistogramAgg::<f64>::new(vec![10.0, 20.0], true);
-        let cells = Stripes::new(3, || Aggregator::<f64>::new_cell(&agg));
+        let new = || Aggregator::<f64>::new_cell(&agg);
+        let cells = Stripes::new(3, new);
         // the shared stripe with atomic updates, another one as its only writer
-        agg.update(cells.get(0).0, 5.0, false);
-        agg.update(cells.get(0).0, 15.0, false);
-        agg.update(cells.get(2).0, 25.0, true);
-        agg.update(cells.get(2).0, -2.0, true);
+        agg.update(cells.get(0, new).0, 5.0, false);
+        agg.update(cells.get(0, new).0, 15.0, false);
+        agg.update(cells.get(2, new).0, 25.0, true);
+        agg.update(cells.get(2, new).0, -2.0, true);
         // stripe 1 stays empty: its initial min/max must not leak into the point
         let p = hist(agg.point(&cells, false, common()));
         assert_eq!(p.bucket_counts, vec![2, 1, 1]);
@@ -270,7 +271,7 @@ mod tests {
         assert_eq!((p.count, p.sum, p.min, p.max), (0, 0.0, None, None));
         assert_eq!(p.bucket_counts, vec![0, 0, 0]);
 
-        agg.update(cells.get(1).0, 12.0, true);
+        agg.update(cells.get(1, new).0, 12.0, true);
         let p = hist(agg.point(&cells, true, common()));
         assert_eq!(p.bucket_counts, vec![0, 1, 0]);
         assert_eq!((p.min, p.max), (Some(12.0), Some(12.0)));

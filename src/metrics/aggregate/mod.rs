@@ -100,10 +100,10 @@ pub(crate) trait Aggregator<T: Num>: Send + Sync + 'static {
     /// nothing else writes it meanwhile (not even a collection: cumulative streams only read),
     /// so read-modify-write steps may be a plain load and store.
     fn update(&self, cell: &Self::Cell, value: T, exclusive: bool);
-    /// Cells per series: 1, or [`stripe::cells`] for aggregations whose cells merge exactly
-    /// (each thread then updates its own stripe).
-    fn stripes(&self) -> usize {
-        1
+    /// Exclusive stripes per series (see [`stripe`]): none, or [`stripe::count`] for
+    /// aggregations whose cells merge exactly.
+    fn exclusive_stripes(&self) -> usize {
+        0
     }
     /// The point of a series' cells (merged); with `reset`, the cells are emptied (delta).
     fn point(&self, cells: &Stripes<Self::Cell>, reset: bool, common: PointCommon) -> Point;
@@ -145,13 +145,15 @@ impl<T: Num, A: Aggregator<T>> SyncStream<T, A> {
     fn new_series(&self) -> (Stripes<A::Cell>, Option<Mutex<Reservoir>>) {
         let reservoir = (self.config.exemplar_filter != ExemplarFilter::AlwaysOff)
             .then(|| Mutex::new(Reservoir::new(self.agg.reservoir())));
-        let cells = Stripes::new(self.agg.stripes(), || self.agg.new_cell());
+        let cells = Stripes::new(self.agg.exclusive_stripes(), || self.agg.new_cell());
         (cells, reservoir)
     }
 
     #[inline]
     fn record_on(&self, series: &Series<Stripes<A::Cell>>, value: T, attrs: &[KeyValue]) {
-        let (cell, exclusive) = series.cell.get(stripe::current());
+        let (cell, exclusive) = series
+            .cell
+            .get(stripe::current(), || self.agg.new_cell());
         if self.delta {
             if !series.begin_update() {
                 // A delta collection reclaimed the series: record on the live one.
@@ -307,7 +309,7 @@ mod tests {
     /// their own one with plain stores) while a collector reads: nothing is lost, counted
     /// twice, or seen going backwards (cumulative), and delta points add up to the total.
     fn many_threads_with_a_concurrent_collector(temporality: Temporality) {
-        let threads = stripe::cells() + 3;
+        let threads = stripe::count() + 4;
         const PER_THREAD: u64 = 20_000;
         let counter = Arc::new(SyncStream::new(config(temporality), SumAgg::<u64>::new(true), 0));
         let hist = Arc::new(SyncStream::new(

@@ -23,39 +23,47 @@ pub(crate) const MAX_STRIPES: usize = 8;
 /// The stripe of threads holding no exclusive one.
 pub(crate) const SHARED: usize = 0;
 
-/// One cell per stripe, each padded to its own cache lines. Never empty.
-pub(crate) struct Stripes<C>(Box<[CachePadded<C>]>);
+/// The cells of one series: the shared stripe's, made with the series, and one per
+/// exclusive stripe, made the first time its holder records on the series (so a series only
+/// costs memory for the threads that use it). Each cell is padded to its own cache lines.
+pub(crate) struct Stripes<C> {
+    shared: CachePadded<C>,
+    exclusive: Box<[OnceLock<Box<CachePadded<C>>>]>,
+}
 
 impl<C> Stripes<C> {
-    /// `n` cells (at least one), made by `make`.
-    pub(crate) fn new(n: usize, mut make: impl FnMut() -> C) -> Self {
-        Stripes((0..n.max(1)).map(|_| CachePadded::new(make())).collect())
-    }
-
-    /// The cell of stripe `i`, and whether the caller is its only writer (`i` is an
-    /// exclusive stripe the caller holds, see [`current`]). Unstriped cells (fewer stripes)
-    /// give their shared first cell.
-    #[inline(always)]
-    pub(crate) fn get(&self, i: usize) -> (&C, bool) {
-        match self.0.get(i) {
-            Some(c) => (c, i != SHARED),
-            None => (&self.0[SHARED], false),
+    /// The shared cell (from `make`) and room for `exclusive` more (none: an unstriped series).
+    pub(crate) fn new(exclusive: usize, make: impl FnOnce() -> C) -> Self {
+        Stripes {
+            shared: CachePadded::new(make()),
+            exclusive: (0..exclusive).map(|_| OnceLock::new()).collect(),
         }
     }
 
-    /// The first cell (the only one of an unstriped series).
+    /// The cell of stripe `i` (made with `make` if needed), and whether the caller is its
+    /// only writer (`i` is an exclusive stripe the caller holds, see [`current`]). Without
+    /// such a stripe (unstriped series, [`SHARED`]), the shared cell.
+    #[inline(always)]
+    pub(crate) fn get(&self, i: usize, make: impl FnOnce() -> C) -> (&C, bool) {
+        match i.checked_sub(1).and_then(|k| self.exclusive.get(k)) {
+            Some(cell) => (cell.get_or_init(|| Box::new(CachePadded::new(make()))), true),
+            None => (&self.shared, false),
+        }
+    }
+
+    /// The shared cell (the only one of an unstriped series).
     pub(crate) fn first(&self) -> &C {
-        &self.0[0]
+        &self.shared
     }
 
-    /// Every cell, to merge at collection.
+    /// Every cell made so far, to merge at collection. A cell made after this call only holds
+    /// measurements made after it, for the next collection.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &C> {
-        self.0.iter().map(|c| &**c)
-    }
-
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.0.len()
+        std::iter::once(&*self.shared).chain(
+            self.exclusive
+                .iter()
+                .filter_map(|c| c.get().map(|b| &***b)),
+        )
     }
 }
 
@@ -68,11 +76,6 @@ pub(crate) fn count() -> usize {
             .map_or(1, |n| n.get())
             .clamp(1, MAX_STRIPES)
     })
-}
-
-/// Cells per striped series: the shared stripe and the exclusive ones.
-pub(crate) fn cells() -> usize {
-    count() + 1
 }
 
 /// Which exclusive stripes are held.
@@ -200,20 +203,18 @@ mod tests {
     }
 
     #[test]
-    fn an_out_of_range_index_gives_the_shared_first_cell() {
-        let s = Stripes::new(1, || 7u8);
-        assert_eq!(s.len(), 1);
-        assert_eq!(s.get(5), (&7, false));
-        let mut k = 0u8;
-        let s = Stripes::new(3, || {
-            k += 1;
-            k
-        });
-        assert_eq!(
-            (s.get(0), s.get(2), s.get(3)),
-            ((&1, false), (&3, true), (&1, false))
-        );
-        assert_eq!(s.iter().copied().collect::<Vec<_>>(), vec![1, 2, 3]);
+    fn exclusive_cells_are_made_on_first_use_and_others_get_the_shared_one() {
+        let s = Stripes::new(0, || 7u8);
+        assert_eq!(s.get(5, || unreachable!()), (&7, false), "unstriped");
+        assert_eq!(s.iter().count(), 1);
+        let s = Stripes::new(3, || 1u8);
+        assert_eq!(s.iter().count(), 1, "only the shared cell until used");
+        assert_eq!(s.get(SHARED, || unreachable!()), (&1, false));
+        assert_eq!(s.get(2, || 3), (&3, true));
+        assert_eq!(s.get(2, || unreachable!()), (&3, true), "made once");
+        assert_eq!(s.get(4, || unreachable!()), (&1, false), "out of range");
+        assert_eq!(s.get(3, || 4), (&4, true));
+        assert_eq!(s.iter().copied().collect::<Vec<_>>(), vec![1, 3, 4]);
         assert_eq!(*s.first(), 1);
     }
 }

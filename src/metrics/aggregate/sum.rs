@@ -42,8 +42,8 @@ impl<T: Num> Aggregator<T> for SumAgg<T> {
         }
     }
 
-    fn stripes(&self) -> usize {
-        stripe::cells()
+    fn exclusive_stripes(&self) -> usize {
+        stripe::count()
     }
 
     fn point(&self, cells: &Stripes<AtomicU64>, reset: bool, c: PointCommon) -> Point {
@@ -109,14 +109,15 @@ mod tests {
     #[test]
     fn stripes_add_up_and_a_reset_empties_every_stripe() {
         let agg = SumAgg::<i64>::new(false);
-        let cells = Stripes::new(4, || Aggregator::<i64>::new_cell(&agg));
-        agg.update(cells.get(0).0, 5, false);
-        agg.update(cells.get(1).0, -7, true);
-        agg.update(cells.get(3).0, 100, true);
+        let new = || Aggregator::<i64>::new_cell(&agg);
+        let cells = Stripes::new(3, new);
+        agg.update(cells.get(0, new).0, 5, false);
+        agg.update(cells.get(1, new).0, -7, true);
+        agg.update(cells.get(3, new).0, 100, true);
         assert_eq!(value(agg.point(&cells, false, common())), Number::I64(98));
         assert_eq!(value(agg.point(&cells, true, common())), Number::I64(98));
         assert_eq!(value(agg.point(&cells, true, common())), Number::I64(0));
-        agg.update(cells.get(2).0, 3, false);
+        agg.update(cells.get(2, new).0, 3, false);
         assert_eq!(value(agg.point(&cells, false, common())), Number::I64(3));
     }
 
@@ -127,7 +128,7 @@ mod tests {
         const THREADS: u64 = 4;
         const ADDS: u64 = 100_000;
         let agg = Arc::new(SumAgg::<u64>::new(true));
-        let n = stripe::cells().max(2);
+        let n = stripe::count().max(2);
         let cells = Arc::new(Stripes::new(n, || Aggregator::<u64>::new_cell(&*agg)));
         let done = Arc::new(AtomicBool::new(false));
         let collector = {
@@ -150,8 +151,9 @@ mod tests {
                     // A delta collector resets the cells: updates are atomic (not exclusive),
                     // on the shared stripe and on stripes several threads use.
                     for i in 0..ADDS {
-                        let s = if i % 2 == 0 { 0 } else { t as usize % n };
-                        agg.update(cells.get(s).0, 1, false);
+                        let s = if i % 2 == 0 { 0 } else { 1 + t as usize % n };
+                        let (cell, _) = cells.get(s, || Aggregator::<u64>::new_cell(&*agg));
+                        agg.update(cell, 1, false);
                     }
                 })
             })

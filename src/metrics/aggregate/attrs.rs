@@ -294,11 +294,21 @@ mod tests {
 
     #[test]
     fn identity_words_match_only_the_same_pairs_in_order() {
-        let a = vec![kv("k", "v".to_string()), kv("n", 3), kv("f", 1.5), kv("b", true)];
+        let a = vec![
+            kv("k", "v".to_string()),
+            kv("n", 3),
+            kv("f", 1.5),
+            kv("b", true),
+        ];
         let w = identity_words(&a).expect("no array");
         assert!(same_identity(&w, &a.clone()), "clones share their strings");
         // equal contents in new allocations: not proven here (the full comparison decides)
-        let fresh = vec![kv("k", "v".to_string()), kv("n", 3), kv("f", 1.5), kv("b", true)];
+        let fresh = vec![
+            kv("k", "v".to_string()),
+            kv("n", 3),
+            kv("f", 1.5),
+            kv("b", true),
+        ];
         assert!(!same_identity(&w, &fresh));
         assert!(eq_in_order(&a, &fresh));
         let mut other = a.clone();
@@ -315,7 +325,9 @@ mod tests {
         assert!(!same_identity(&w, &a[..3]));
         // kinds never collide: an integer equal to a string's address is not that string
         let s = kv("k", "abc");
-        let Value::String(text) = &s.value else { unreachable!() };
+        let Value::String(text) = &s.value else {
+            unreachable!()
+        };
         let addr = text.as_str().as_ptr() as usize as i64;
         let ws = identity_words(std::slice::from_ref(&s)).unwrap();
         assert!(!same_identity(&ws, &[kv("k", addr)]));

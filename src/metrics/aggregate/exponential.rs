@@ -7,8 +7,8 @@
 use std::marker::PhantomData;
 use std::sync::Mutex;
 
-use super::stripe::Stripes;
 use super::map::cached;
+use super::stripe::Stripes;
 use super::{Aggregator, CellCache, Point, PointCommon};
 use crate::metrics::data::{
     ExponentialBuckets, ExponentialHistogramData, ExponentialHistogramDataPoint, MetricData,

@@ -9,8 +9,8 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::stripe::{self, Stripes};
 use super::map::cached;
+use super::stripe::{self, Stripes};
 use super::{Aggregator, CellCache, Point, PointCommon};
 use crate::metrics::data::{HistogramData, HistogramDataPoint, MetricData};
 use crate::metrics::exemplar::ReservoirKind;
@@ -96,7 +96,12 @@ pub(crate) struct HistogramCell {
     max: AtomicU64,
 }
 
-cached!(CellCache, stripes_cache, HistogramCell, Stripes<HistogramCell>);
+cached!(
+    CellCache,
+    stripes_cache,
+    HistogramCell,
+    Stripes<HistogramCell>
+);
 
 impl<T: Num> Aggregator<T> for HistogramAgg<T> {
     type Cell = HistogramCell;

@@ -3,8 +3,8 @@
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::sum::number_points;
 use super::stripe::Stripes;
+use super::sum::number_points;
 use super::{Aggregator, Point, PointCommon};
 use crate::metrics::data::{GaugeData, MetricData, NumberDataPoint};
 use crate::metrics::number::sealed::Num;

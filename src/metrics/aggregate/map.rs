@@ -287,8 +287,7 @@ impl<C: Cached> ValueMap<C> {
         [i, i ^ 1].into_iter().find(|&j| {
             let s = &slots[j];
             s.map == 0
-                || (s.map == self.id
-                    && s.alias.as_deref().is_none_or(|a| !self.is_current(a)))
+                || (s.map == self.id && s.alias.as_deref().is_none_or(|a| !self.is_current(a)))
         })
     }
 

@@ -79,7 +79,8 @@ pub(crate) struct PointCommon {
 /// A cell type of an aggregation: its striped series have their own thread-local alias cache
 /// (see [`Cached`]). Implemented with `cached!(CellCache, stripes_cache, T, Stripes<T>)`.
 pub(crate) trait CellCache: Send + Sync + Sized + 'static {
-    fn stripes_cache() -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<Slot<Stripes<Self>>>>>;
+    fn stripes_cache(
+    ) -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<Slot<Stripes<Self>>>>>;
 }
 
 impl<X: CellCache> Cached for Stripes<X> {
@@ -89,7 +90,12 @@ impl<X: CellCache> Cached for Stripes<X> {
     }
 }
 
-cached!(CellCache, stripes_cache, std::sync::atomic::AtomicU64, Stripes<std::sync::atomic::AtomicU64>);
+cached!(
+    CellCache,
+    stripes_cache,
+    std::sync::atomic::AtomicU64,
+    Stripes<std::sync::atomic::AtomicU64>
+);
 
 /// An aggregation over values of type `T`: the cell it keeps per series and how a cell
 /// becomes a point.
@@ -151,9 +157,7 @@ impl<T: Num, A: Aggregator<T>> SyncStream<T, A> {
 
     #[inline]
     fn record_on(&self, series: &Series<Stripes<A::Cell>>, value: T, attrs: &[KeyValue]) {
-        let (cell, exclusive) = series
-            .cell
-            .get(stripe::current(), || self.agg.new_cell());
+        let (cell, exclusive) = series.cell.get(stripe::current(), || self.agg.new_cell());
         if self.delta {
             if !series.begin_update() {
                 // A delta collection reclaimed the series: record on the live one.
@@ -311,7 +315,11 @@ mod tests {
     fn many_threads_with_a_concurrent_collector(temporality: Temporality) {
         let threads = stripe::count() + 4;
         const PER_THREAD: u64 = 20_000;
-        let counter = Arc::new(SyncStream::new(config(temporality), SumAgg::<u64>::new(true), 0));
+        let counter = Arc::new(SyncStream::new(
+            config(temporality),
+            SumAgg::<u64>::new(true),
+            0,
+        ));
         let hist = Arc::new(SyncStream::new(
             config(temporality),
             HistogramAgg::<u64>::new(DEFAULT_BOUNDARIES.to_vec(), true),
@@ -365,7 +373,11 @@ mod tests {
         let sum_per_thread = (0..PER_THREAD).map(|i| i % 100).sum::<u64>();
         assert_eq!(got.0, n, "counter total");
         assert_eq!(got.1, n, "histogram count");
-        assert_eq!(got.2, (threads as u64 * sum_per_thread) as f64, "histogram sum");
+        assert_eq!(
+            got.2,
+            (threads as u64 * sum_per_thread) as f64,
+            "histogram sum"
+        );
     }
 
     #[test]

@@ -46,7 +46,10 @@ impl<C> Stripes<C> {
     #[inline(always)]
     pub(crate) fn get(&self, i: usize, make: impl FnOnce() -> C) -> (&C, bool) {
         match i.checked_sub(1).and_then(|k| self.exclusive.get(k)) {
-            Some(cell) => (cell.get_or_init(|| Box::new(CachePadded::new(make()))), true),
+            Some(cell) => (
+                cell.get_or_init(|| Box::new(CachePadded::new(make()))),
+                true,
+            ),
             None => (&self.shared, false),
         }
     }
@@ -59,11 +62,8 @@ impl<C> Stripes<C> {
     /// Every cell made so far, to merge at collection. A cell made after this call only holds
     /// measurements made after it, for the next collection.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &C> {
-        std::iter::once(&*self.shared).chain(
-            self.exclusive
-                .iter()
-                .filter_map(|c| c.get().map(|b| &***b)),
-        )
+        std::iter::once(&*self.shared)
+            .chain(self.exclusive.iter().filter_map(|c| c.get().map(|b| &***b)))
     }
 }
 

@@ -40,15 +40,26 @@
 //! attrs)` on a stream:
 //!
 //! 1. looks the attribute slice up in a **per-thread cache** (a two-way set-associative array
-//!    of 1024 slots shared by all streams of the thread). The first probe is keyed by the slice's
-//!    address (pre-built attribute sets hit without hashing anything), the second by an
-//!    order-independent hash of the contents (per-pair hashes combined by addition, so key
-//!    order does not matter). Either hit is verified by comparing the attributes themselves,
-//!    so a reused address or a hash collision can never pick the wrong series;
-//! 2. on a hit, updates the series' cell with atomics only: `fetch_add` for integer sums,
-//!    a compare-and-swap loop on the bits for `f64` sums, atomic bucket counters plus
-//!    load-compare-CAS for min/max for explicit histograms. Nothing is locked and nothing is
-//!    allocated; the only shared memory written is the series' own cache-line-aligned cell;
+//!    of 1024 slots per cell type, shared by the thread's streams). The first probe is keyed
+//!    by the slice's address (pre-built attribute sets hit without hashing anything), the
+//!    second by an order-independent hash of the contents (per-pair hashes combined by
+//!    addition, so key order does not matter). Either hit is verified against the
+//!    attributes themselves, so a reused address or a hash collision can never pick the
+//!    wrong series. The address hit is verified first by *identity words*: each pair's key
+//!    and string value by address and length (the cache keeps a clone of each string, so
+//!    equal addresses mean equal text), numbers by value; only when those differ are the
+//!    contents compared;
+//! 2. on a hit, updates the series' cell for the calling thread's **stripe**. Counters and
+//!    explicit histograms keep one cell per stripe, each on its own cache lines, merged
+//!    (exactly) at collection: a thread holds an exclusive stripe while it lives (one per
+//!    CPU, at most 8; later threads share stripe 0), so threads recording on one series write
+//!    different lines. On its exclusive stripe of a cumulative stream, a thread is the
+//!    cell's only writer and the collector only reads, so updates are plain loads and stores
+//!    (no locked instruction). Otherwise (shared stripe, delta streams, whose collector
+//!    resets cells) updates are atomic: `fetch_add` for integer sums, a compare-and-swap
+//!    loop on the bits for `f64` sums, atomic bucket counters plus load-compare-CAS for
+//!    min/max. Nothing is locked and nothing is allocated once the thread's cell of the
+//!    series exists (made on its first use there);
 //! 3. on a miss (first use of an attribute set on this thread), takes the stream's mutex,
 //!    finds or creates the series (canonical form: sorted by key, duplicates removed with the
 //!    last value winning, view attribute filter applied, cardinality limit enforced) and fills

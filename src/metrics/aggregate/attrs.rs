@@ -129,6 +129,58 @@ pub(crate) fn eq_in_order(a: &[KeyValue], b: &[KeyValue]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| kv_eq(x, y))
 }
 
+/// The identity of one pair as four words: the key's address and length, then the value's
+/// payload and a kind word. Equal words imply equal pairs: strings are immutable and an alias
+/// keeps a clone of each (so its text stays alive at that address); string lengths are below
+/// `isize::MAX`, so they never equal a kind word (`u64::MAX - kind`). Arrays have no identity
+/// words (`None`).
+pub(crate) type PairWords = [u64; 4];
+
+const KIND_BOOL: u64 = u64::MAX;
+const KIND_I64: u64 = u64::MAX - 1;
+const KIND_F64: u64 = u64::MAX - 2;
+const KIND_ARRAY: u64 = u64::MAX - 3;
+
+#[inline(always)]
+fn pair_words(kv: &KeyValue) -> PairWords {
+    let k = kv.key.as_str();
+    let (p, q) = match &kv.value {
+        Value::String(s) => {
+            let s = s.as_str();
+            (s.as_ptr() as usize as u64, s.len() as u64)
+        }
+        Value::I64(i) => (*i as u64, KIND_I64),
+        Value::F64(f) => (f.to_bits(), KIND_F64),
+        Value::Bool(b) => (u64::from(*b), KIND_BOOL),
+        Value::Array(_) => (0, KIND_ARRAY),
+    };
+    [k.as_ptr() as usize as u64, k.len() as u64, p, q]
+}
+
+/// The identity words of `attrs`, when none of its values is an array.
+pub(crate) fn identity_words(attrs: &[KeyValue]) -> Option<Box<[PairWords]>> {
+    attrs
+        .iter()
+        .map(|kv| (!matches!(kv.value, Value::Array(_))).then(|| pair_words(kv)))
+        .collect()
+}
+
+/// `true` when `attrs` has exactly these identity words (then it equals, in order, the set
+/// the words were taken from). `false` proves nothing: compare with [`eq_in_order`].
+/// Branch-free over the pairs: the usual hit (the same strings) costs a few loads and XORs.
+#[inline(always)]
+pub(crate) fn same_identity(words: &[PairWords], attrs: &[KeyValue]) -> bool {
+    if words.len() != attrs.len() {
+        return false;
+    }
+    let mut diff = 0u64;
+    for (w, kv) in words.iter().zip(attrs) {
+        let x = pair_words(kv);
+        diff |= (w[0] ^ x[0]) | (w[1] ^ x[1]) | (w[2] ^ x[2]) | (w[3] ^ x[3]);
+    }
+    diff == 0
+}
+
 /// Same set of pairs in any order. `stored_unique` says whether `stored` has no duplicate
 /// key; when it has, only the same order counts as equal (duplicates resolve by order).
 #[inline]
@@ -238,6 +290,50 @@ mod tests {
         assert_eq!(c, vec![kv("a", 1), kv("b", 2)]);
         assert!(!unique_keys(&attrs));
         assert!(unique_keys(&c));
+    }
+
+    #[test]
+    fn identity_words_match_only_the_same_pairs_in_order() {
+        let a = vec![
+            kv("k", "v".to_string()),
+            kv("n", 3),
+            kv("f", 1.5),
+            kv("b", true),
+        ];
+        let w = identity_words(&a).expect("no array");
+        assert!(same_identity(&w, &a.clone()), "clones share their strings");
+        // equal contents in new allocations: not proven here (the full comparison decides)
+        let fresh = vec![
+            kv("k", "v".to_string()),
+            kv("n", 3),
+            kv("f", 1.5),
+            kv("b", true),
+        ];
+        assert!(!same_identity(&w, &fresh));
+        assert!(eq_in_order(&a, &fresh));
+        let mut other = a.clone();
+        for (i, v) in [Value::I64(4), Value::F64(1.5), Value::Bool(false)]
+            .into_iter()
+            .enumerate()
+        {
+            other[1] = KeyValue::new("n", v);
+            assert!(!same_identity(&w, &other), "case {i}");
+        }
+        let mut swapped = a.clone();
+        swapped.swap(0, 1);
+        assert!(!same_identity(&w, &swapped));
+        assert!(!same_identity(&w, &a[..3]));
+        // kinds never collide: an integer equal to a string's address is not that string
+        let s = kv("k", "abc");
+        let Value::String(text) = &s.value else {
+            unreachable!()
+        };
+        let addr = text.as_str().as_ptr() as usize as i64;
+        let ws = identity_words(std::slice::from_ref(&s)).unwrap();
+        assert!(!same_identity(&ws, &[kv("k", addr)]));
+        assert!(identity_words(&[kv("a", vec![1i64, 2])]).is_none());
+        let wb = identity_words(&[kv("a", true)]).unwrap();
+        assert!(!same_identity(&wb, &[kv("a", vec![true])]));
     }
 
     #[test]

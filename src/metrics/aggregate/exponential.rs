@@ -7,7 +7,9 @@
 use std::marker::PhantomData;
 use std::sync::Mutex;
 
-use super::{Aggregator, Point, PointCommon};
+use super::map::cached;
+use super::stripe::Stripes;
+use super::{Aggregator, CellCache, Point, PointCommon};
 use crate::metrics::data::{
     ExponentialBuckets, ExponentialHistogramData, ExponentialHistogramDataPoint, MetricData,
 };
@@ -181,6 +183,13 @@ impl<T> ExponentialAgg<T> {
     }
 }
 
+cached!(
+    CellCache,
+    stripes_cache,
+    Mutex<ExpoState>,
+    Stripes<Mutex<ExpoState>>
+);
+
 impl<T: Num> Aggregator<T> for ExponentialAgg<T> {
     type Cell = Mutex<ExpoState>;
 
@@ -188,13 +197,14 @@ impl<T: Num> Aggregator<T> for ExponentialAgg<T> {
         Mutex::new(ExpoState::new(self.max_scale))
     }
 
-    fn update(&self, cell: &Mutex<ExpoState>, value: T) {
+    fn update(&self, cell: &Mutex<ExpoState>, value: T, _exclusive: bool) {
         let mut s = cell.lock().unwrap_or_else(|p| p.into_inner());
         s.record(value.to_f64(), self.max_size);
     }
 
-    fn point(&self, cell: &Mutex<ExpoState>, reset: bool, c: PointCommon) -> Point {
-        let mut guard = cell.lock().unwrap_or_else(|p| p.into_inner());
+    fn point(&self, cells: &Stripes<Mutex<ExpoState>>, reset: bool, c: PointCommon) -> Point {
+        // Unstriped (scales would have to be reconciled): the one cell.
+        let mut guard = cells.first().lock().unwrap_or_else(|p| p.into_inner());
         let s = if reset {
             std::mem::replace(&mut *guard, ExpoState::new(self.max_scale))
         } else {

@@ -1,4 +1,5 @@
-//! Explicit-bucket histograms: atomic bucket counters, an atomic sum and atomic min/max.
+//! Explicit-bucket histograms: atomic bucket counters, an atomic sum and atomic min/max, per
+//! series and stripe, merged at collection.
 //!
 //! The count is not stored: it is the sum of the bucket counts at collection, so the two
 //! always agree. Under concurrent recording, a collection may see a measurement's bucket
@@ -8,7 +9,9 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{Aggregator, Point, PointCommon};
+use super::map::cached;
+use super::stripe::{self, Stripes};
+use super::{Aggregator, CellCache, Point, PointCommon};
 use crate::metrics::data::{HistogramData, HistogramDataPoint, MetricData};
 use crate::metrics::exemplar::ReservoirKind;
 use crate::metrics::number::sealed::Num;
@@ -35,6 +38,18 @@ impl<T> HistogramAgg<T> {
             record_min_max,
             _t: PhantomData,
         }
+    }
+}
+
+/// The bucket of `v`: bucket i holds (bounds[i-1], bounds[i]], so its index is the number
+/// of bounds below `v` (the bounds are increasing). Up to 32 bounds this is a branch-free
+/// count (no mispredicted jumps when values spread over the buckets); more use a binary search.
+#[inline(always)]
+fn bucket_index(bounds: &[f64], v: f64) -> usize {
+    if bounds.len() <= 32 {
+        bounds.iter().map(|b| usize::from(*b < v)).sum()
+    } else {
+        bounds.partition_point(|b| *b < v)
     }
 }
 
@@ -81,6 +96,13 @@ pub(crate) struct HistogramCell {
     max: AtomicU64,
 }
 
+cached!(
+    CellCache,
+    stripes_cache,
+    HistogramCell,
+    Stripes<HistogramCell>
+);
+
 impl<T: Num> Aggregator<T> for HistogramAgg<T> {
     type Cell = HistogramCell;
 
@@ -94,10 +116,26 @@ impl<T: Num> Aggregator<T> for HistogramAgg<T> {
     }
 
     #[inline(always)]
-    fn update(&self, cell: &HistogramCell, value: T) {
+    fn update(&self, cell: &HistogramCell, value: T, exclusive: bool) {
         let v = value.to_f64();
-        // Bucket i holds (bounds[i-1], bounds[i]]: the number of bounds below v.
-        let i = self.bounds.partition_point(|b| *b < v);
+        let i = bucket_index(&self.bounds, v);
+        if exclusive {
+            // The only writer: plain loads and stores (see `Aggregator::update`).
+            if let Some(b) = cell.buckets.get(i) {
+                b.store(b.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+            }
+            let sum = T::from_bits(cell.sum.load(Ordering::Relaxed));
+            cell.sum.store(sum.add(value).to_bits(), Ordering::Relaxed);
+            if self.record_min_max {
+                if value < T::from_bits(cell.min.load(Ordering::Relaxed)) {
+                    cell.min.store(value.to_bits(), Ordering::Relaxed);
+                }
+                if value > T::from_bits(cell.max.load(Ordering::Relaxed)) {
+                    cell.max.store(value.to_bits(), Ordering::Relaxed);
+                }
+            }
+            return;
+        }
         if let Some(b) = cell.buckets.get(i) {
             b.fetch_add(1, Ordering::Relaxed);
         }
@@ -108,7 +146,11 @@ impl<T: Num> Aggregator<T> for HistogramAgg<T> {
         }
     }
 
-    fn point(&self, cell: &HistogramCell, reset: bool, c: PointCommon) -> Point {
+    fn exclusive_stripes(&self) -> usize {
+        stripe::count()
+    }
+
+    fn point(&self, cells: &Stripes<HistogramCell>, reset: bool, c: PointCommon) -> Point {
         let take = |a: &AtomicU64, init: u64| {
             if reset {
                 a.swap(init, Ordering::Relaxed)
@@ -116,11 +158,27 @@ impl<T: Num> Aggregator<T> for HistogramAgg<T> {
                 a.load(Ordering::Relaxed)
             }
         };
-        let bucket_counts: Vec<u64> = cell.buckets.iter().map(|b| take(b, 0)).collect();
+        let mut bucket_counts = vec![0u64; self.bounds.len() + 1];
+        let mut sum = T::zero();
+        let (mut min, mut max) = (T::MAX, T::MIN);
+        for cell in cells.iter() {
+            for (n, b) in bucket_counts.iter_mut().zip(cell.buckets.iter()) {
+                *n += take(b, 0);
+            }
+            sum = sum.add(T::from_bits(take(&cell.sum, T::zero().to_bits())));
+            let (lo, hi) = (
+                T::from_bits(take(&cell.min, T::MAX.to_bits())),
+                T::from_bits(take(&cell.max, T::MIN.to_bits())),
+            );
+            if lo < min {
+                min = lo;
+            }
+            if hi > max {
+                max = hi;
+            }
+        }
         let count = bucket_counts.iter().sum::<u64>();
-        let sum = T::from_bits(take(&cell.sum, T::zero().to_bits())).to_f64();
-        let min = T::from_bits(take(&cell.min, T::MAX.to_bits()));
-        let max = T::from_bits(take(&cell.max, T::MIN.to_bits()));
+        let sum = sum.to_f64();
         let has = self.record_min_max && count > 0 && min <= max;
         Point::Histogram(HistogramDataPoint {
             attributes: c.attributes,
@@ -155,5 +213,72 @@ impl<T: Num> Aggregator<T> for HistogramAgg<T> {
         } else {
             ReservoirKind::Aligned(Arc::clone(&self.bounds))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn common() -> PointCommon {
+        PointCommon {
+            attributes: Vec::new(),
+            start: 0,
+            time: 1,
+            exemplars: Vec::new(),
+        }
+    }
+
+    fn hist(p: Point) -> HistogramDataPoint {
+        match p {
+            Point::Histogram(h) => h,
+            _ => panic!("not a histogram point"),
+        }
+    }
+
+    #[test]
+    fn branch_free_bucket_index_agrees_with_a_binary_search() {
+        let mut values: Vec<f64> = DEFAULT_BOUNDARIES.to_vec();
+        values.extend([-1e300, -0.0, 1e-9, 4.999, 5.0001, 9999.5, 10000.0, 1e300]);
+        values.extend((0..3000).map(|i| f64::from(i) * 3.7 - 5.0));
+        let long: Vec<f64> = (0..40).map(|i| f64::from(i * i)).collect();
+        for v in values {
+            for bounds in [&DEFAULT_BOUNDARIES[..], &[][..], &[1.0][..], &long[..]] {
+                assert_eq!(
+                    bucket_index(bounds, v),
+                    bounds.partition_point(|b| *b < v),
+                    "v={v} bounds={}",
+                    bounds.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn stripes_merge_into_one_exact_point_and_reset_together() {
+        let agg = HistogramAgg::<f64>::new(vec![10.0, 20.0], true);
+        let new = || Aggregator::<f64>::new_cell(&agg);
+        let cells = Stripes::new(3, new);
+        // the shared stripe with atomic updates, another one as its only writer
+        agg.update(cells.get(0, new).0, 5.0, false);
+        agg.update(cells.get(0, new).0, 15.0, false);
+        agg.update(cells.get(2, new).0, 25.0, true);
+        agg.update(cells.get(2, new).0, -2.0, true);
+        // stripe 1 stays empty: its initial min/max must not leak into the point
+        let p = hist(agg.point(&cells, false, common()));
+        assert_eq!(p.bucket_counts, vec![2, 1, 1]);
+        assert_eq!((p.count, p.sum), (4, 43.0));
+        assert_eq!((p.min, p.max), (Some(-2.0), Some(25.0)));
+
+        let p = hist(agg.point(&cells, true, common()));
+        assert_eq!(p.count, 4, "a reset reports what it takes");
+        let p = hist(agg.point(&cells, true, common()));
+        assert_eq!((p.count, p.sum, p.min, p.max), (0, 0.0, None, None));
+        assert_eq!(p.bucket_counts, vec![0, 0, 0]);
+
+        agg.update(cells.get(1, new).0, 12.0, true);
+        let p = hist(agg.point(&cells, true, common()));
+        assert_eq!(p.bucket_counts, vec![0, 1, 0]);
+        assert_eq!((p.min, p.max), (Some(12.0), Some(12.0)));
     }
 }

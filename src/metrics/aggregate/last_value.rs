@@ -3,6 +3,7 @@
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::stripe::Stripes;
 use super::sum::number_points;
 use super::{Aggregator, Point, PointCommon};
 use crate::metrics::data::{GaugeData, MetricData, NumberDataPoint};
@@ -26,11 +27,13 @@ impl<T: Num> Aggregator<T> for LastValueAgg<T> {
     }
 
     #[inline(always)]
-    fn update(&self, cell: &AtomicU64, value: T) {
+    fn update(&self, cell: &AtomicU64, value: T, _exclusive: bool) {
         cell.store(value.to_bits(), Ordering::Relaxed);
     }
 
-    fn point(&self, cell: &AtomicU64, _reset: bool, c: PointCommon) -> Point {
+    fn point(&self, cells: &Stripes<AtomicU64>, _reset: bool, c: PointCommon) -> Point {
+        // Unstriped: the last value is the one cell's.
+        let cell = cells.first();
         // A delta gauge reports only series updated during the interval (the map skips the
         // others); the value itself is not reset.
         Point::Number(NumberDataPoint {

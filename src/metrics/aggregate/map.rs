@@ -1,15 +1,16 @@
 //! The series map of one stream: attribute slices to cache-line-aligned cells, with a
 //! per-thread cache in front so that recording on a known series locks nothing.
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::LocalKey;
 
 use super::attrs::{
-    canonicalize, eq_any_order, eq_in_order, hash_attrs, mix, unique_keys, AttrFilter,
+    canonicalize, eq_any_order, eq_in_order, hash_attrs, identity_words, mix, same_identity,
+    unique_keys, AttrFilter, PairWords,
 };
 use crate::attributes::KeyValue;
 use crate::metrics::exemplar::Reservoir;
@@ -83,10 +84,23 @@ impl<C> Series<C> {
 /// One attribute slice, as given by the application, resolved to its series.
 pub(crate) struct Alias<C> {
     pub(crate) raw: Box<[KeyValue]>,
+    /// `raw`'s identity words (see [`same_identity`]); `None` when it holds an array.
+    words: Option<Box<[PairWords]>>,
     unique: bool,
     /// The map's overflow generation when this alias was made (see `overflow_gen`).
     gen: u64,
     pub(crate) series: Arc<Series<C>>,
+}
+
+impl<C> Alias<C> {
+    /// `true` when `attrs` is this alias's slice, pair by pair in the same order.
+    #[inline(always)]
+    fn same_in_order(&self, attrs: &[KeyValue]) -> bool {
+        self.words
+            .as_deref()
+            .is_some_and(|w| same_identity(w, attrs))
+            || eq_in_order(&self.raw, attrs)
+    }
 }
 
 /// Identity hasher for maps keyed by our own 64-bit hashes.
@@ -133,28 +147,62 @@ pub(crate) struct ValueMap<C> {
 const SLOTS: usize = 1024;
 const HASH_SALT: u64 = 0x5555_5555_5555_5555;
 
-#[derive(Default)]
-struct Slot {
+/// One entry of a thread's alias cache.
+pub(crate) struct Slot<C> {
     map: u64,
     key: u64,
     by_ptr: bool,
-    alias: Option<Arc<dyn Any + Send + Sync>>,
+    alias: Option<Arc<Alias<C>>>,
 }
 
-impl Slot {
+impl<C> Default for Slot<C> {
+    fn default() -> Self {
+        Slot {
+            map: 0,
+            key: 0,
+            by_ptr: false,
+            alias: None,
+        }
+    }
+}
+
+impl<C> Slot<C> {
     #[inline(always)]
-    fn get<C: Send + Sync + 'static>(&self, map: u64, key: u64, by_ptr: bool) -> Option<&Alias<C>> {
+    fn get(&self, map: u64, key: u64, by_ptr: bool) -> Option<&Alias<C>> {
         if self.map == map && self.key == key && self.by_ptr == by_ptr {
-            self.alias.as_deref()?.downcast_ref::<Alias<C>>()
+            self.alias.as_deref()
         } else {
             None
         }
     }
 }
 
-thread_local! {
-    static CACHE: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
+/// The thread's alias cache of every map whose cells are `Self`s: one thread-local per cell
+/// type, so that entries are typed (no dynamic type check on the hot path). Maps sharing a
+/// cell type share the cache; entries carry their map's id.
+pub(crate) trait Cached: Send + Sync + Sized + 'static {
+    fn cache() -> &'static LocalKey<RefCell<Vec<Slot<Self>>>>;
 }
+
+/// Implements a cache-giving trait (`Cached::cache`, `CellCache::stripes_cache`) for a
+/// concrete type: `cached!(Trait, method, ForType, CachedCellType)`.
+macro_rules! cached {
+    ($tr:path, $f:ident, $t:ty, $c:ty) => {
+        impl $tr for $t {
+            fn $f() -> &'static ::std::thread::LocalKey<
+                ::std::cell::RefCell<Vec<$crate::metrics::aggregate::map::Slot<$c>>>,
+            > {
+                thread_local! {
+                    static CACHE: ::std::cell::RefCell<
+                        Vec<$crate::metrics::aggregate::map::Slot<$c>>,
+                    > = const { ::std::cell::RefCell::new(Vec::new()) };
+                }
+                &CACHE
+            }
+        }
+    };
+}
+pub(crate) use cached;
 
 #[inline(always)]
 fn slot_index(map: u64, key: u64) -> usize {
@@ -166,7 +214,7 @@ fn next_map_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-impl<C: Send + Sync + 'static> ValueMap<C> {
+impl<C: Cached> ValueMap<C> {
     pub(crate) fn new(limit: usize, filter: Option<Arc<AttrFilter>>, delta: bool) -> Self {
         ValueMap {
             id: next_map_id(),
@@ -203,7 +251,7 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
         make: impl Fn() -> (C, Option<Mutex<Reservoir>>),
         f: impl Fn(&Series<C>),
     ) {
-        let done = CACHE
+        let done = C::cache()
             .try_with(|cache| {
                 let Ok(mut slots) = cache.try_borrow_mut() else {
                     return false;
@@ -215,8 +263,8 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
                 let pi = slot_index(self.id, ptr);
                 // Two-way set: `pi` and its neighbour.
                 for i in [pi, pi ^ 1] {
-                    if let Some(a) = slots[i].get::<C>(self.id, ptr, true) {
-                        if eq_in_order(&a.raw, attrs) && self.is_current(a) {
+                    if let Some(a) = slots[i].get(self.id, ptr, true) {
+                        if a.same_in_order(attrs) && self.is_current(a) {
                             f(&a.series);
                             return true;
                         }
@@ -235,22 +283,18 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
 
     /// A slot of the pair at `i` that can take a new entry without evicting a live one:
     /// empty, or holding a stale entry of this map.
-    fn free_way(&self, slots: &[Slot], i: usize) -> Option<usize> {
+    fn free_way(&self, slots: &[Slot<C>], i: usize) -> Option<usize> {
         [i, i ^ 1].into_iter().find(|&j| {
             let s = &slots[j];
             s.map == 0
-                || (s.map == self.id
-                    && s.alias
-                        .as_deref()
-                        .and_then(|a| a.downcast_ref::<Alias<C>>())
-                        .is_none_or(|a| !self.is_current(a)))
+                || (s.map == self.id && s.alias.as_deref().is_none_or(|a| !self.is_current(a)))
         })
     }
 
     #[inline(never)]
     fn lookup_by_hash(
         &self,
-        slots: &mut [Slot],
+        slots: &mut [Slot<C>],
         pi: usize,
         ptr: u64,
         attrs: &[KeyValue],
@@ -260,7 +304,7 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
         let h = hash_attrs(attrs);
         let hi = slot_index(self.id, h ^ HASH_SALT);
         for i in [hi, hi ^ 1] {
-            let Some(a) = slots[i].get::<C>(self.id, h, false) else {
+            let Some(a) = slots[i].get(self.id, h, false) else {
                 continue;
             };
             if !(eq_any_order(&a.raw, a.unique, attrs) && self.is_current(a)) {
@@ -285,14 +329,13 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
         let alias = self.resolve_hashed(attrs, h, make);
         f(&alias.series);
         let in_order = eq_in_order(&alias.raw, attrs);
-        let any: Arc<dyn Any + Send + Sync> = alias;
         if in_order {
             let p = self.free_way(slots, pi).unwrap_or(pi);
             slots[p] = Slot {
                 map: self.id,
                 key: ptr,
                 by_ptr: true,
-                alias: Some(Arc::clone(&any)),
+                alias: Some(Arc::clone(&alias)),
             };
         }
         let q = self.free_way(slots, hi).unwrap_or(hi);
@@ -300,7 +343,7 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
             map: self.id,
             key: h,
             by_ptr: false,
-            alias: Some(any),
+            alias: Some(alias),
         };
     }
 
@@ -356,8 +399,10 @@ impl<C: Send + Sync + 'static> ValueMap<C> {
                 }
             },
         };
+        let raw: Box<[KeyValue]> = attrs.into();
         let alias = Arc::new(Alias {
-            raw: attrs.into(),
+            words: identity_words(&raw),
+            raw,
             unique: unique_keys(attrs),
             gen,
             series,
@@ -466,6 +511,8 @@ fn new_series<C>(
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicU64;
+
+    cached!(Cached, cache, AtomicU64, AtomicU64);
 
     fn map(limit: usize, delta: bool) -> ValueMap<AtomicU64> {
         ValueMap::new(limit, None, delta)

@@ -7,6 +7,7 @@ mod histogram;
 mod last_value;
 mod map;
 mod observable;
+mod stripe;
 mod sum;
 
 pub(crate) use attrs::AttrFilter;
@@ -26,7 +27,8 @@ use crate::metrics::number::sealed::Num;
 use crate::metrics::Temporality;
 use crate::time::now_unix_nanos;
 
-use map::{Series, ValueMap};
+use map::{cached, Cached, Series, Slot, ValueMap};
+use stripe::Stripes;
 
 /// Name, description and unit of a metric stream.
 #[derive(Clone, Debug)]
@@ -74,14 +76,43 @@ pub(crate) struct PointCommon {
     pub(crate) exemplars: Vec<Exemplar>,
 }
 
+/// A cell type of an aggregation: its striped series have their own thread-local alias cache
+/// (see [`Cached`]). Implemented with `cached!(CellCache, stripes_cache, T, Stripes<T>)`.
+pub(crate) trait CellCache: Send + Sync + Sized + 'static {
+    fn stripes_cache(
+    ) -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<Slot<Stripes<Self>>>>>;
+}
+
+impl<X: CellCache> Cached for Stripes<X> {
+    #[inline(always)]
+    fn cache() -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<Slot<Self>>>> {
+        X::stripes_cache()
+    }
+}
+
+cached!(
+    CellCache,
+    stripes_cache,
+    std::sync::atomic::AtomicU64,
+    Stripes<std::sync::atomic::AtomicU64>
+);
+
 /// An aggregation over values of type `T`: the cell it keeps per series and how a cell
 /// becomes a point.
 pub(crate) trait Aggregator<T: Num>: Send + Sync + 'static {
-    type Cell: Send + Sync + 'static;
+    type Cell: CellCache;
     fn new_cell(&self) -> Self::Cell;
-    fn update(&self, cell: &Self::Cell, value: T);
-    /// The cell's point; with `reset`, the cell is emptied (delta).
-    fn point(&self, cell: &Self::Cell, reset: bool, common: PointCommon) -> Point;
+    /// Adds `value` to `cell`. With `exclusive`, the caller is the cell's only writer and
+    /// nothing else writes it meanwhile (not even a collection: cumulative streams only read),
+    /// so read-modify-write steps may be a plain load and store.
+    fn update(&self, cell: &Self::Cell, value: T, exclusive: bool);
+    /// Exclusive stripes per series (see [`stripe`]): none, or [`stripe::count`] for
+    /// aggregations whose cells merge exactly.
+    fn exclusive_stripes(&self) -> usize {
+        0
+    }
+    /// The point of a series' cells (merged); with `reset`, the cells are emptied (delta).
+    fn point(&self, cells: &Stripes<Self::Cell>, reset: bool, common: PointCommon) -> Point;
     /// Groups points into the metric's data.
     fn data(&self, points: Vec<Point>, temporality: Temporality) -> MetricData;
     fn reservoir(&self) -> ReservoirKind {
@@ -97,7 +128,7 @@ where
     config: StreamConfig,
     delta: bool,
     agg: A,
-    map: ValueMap<A::Cell>,
+    map: ValueMap<Stripes<A::Cell>>,
     start: u64,
     last_collect: Mutex<u64>,
     _t: PhantomData<fn(T)>,
@@ -117,24 +148,27 @@ impl<T: Num, A: Aggregator<T>> SyncStream<T, A> {
         }
     }
 
-    fn new_series(&self) -> (A::Cell, Option<Mutex<Reservoir>>) {
+    fn new_series(&self) -> (Stripes<A::Cell>, Option<Mutex<Reservoir>>) {
         let reservoir = (self.config.exemplar_filter != ExemplarFilter::AlwaysOff)
             .then(|| Mutex::new(Reservoir::new(self.agg.reservoir())));
-        (self.agg.new_cell(), reservoir)
+        let cells = Stripes::new(self.agg.exclusive_stripes(), || self.agg.new_cell());
+        (cells, reservoir)
     }
 
     #[inline]
-    fn record_on(&self, series: &Series<A::Cell>, value: T, attrs: &[KeyValue]) {
+    fn record_on(&self, series: &Series<Stripes<A::Cell>>, value: T, attrs: &[KeyValue]) {
+        let (cell, exclusive) = series.cell.get(stripe::current(), || self.agg.new_cell());
         if self.delta {
             if !series.begin_update() {
                 // A delta collection reclaimed the series: record on the live one.
                 self.measure(value, attrs);
                 return;
             }
-            self.agg.update(&series.cell, value);
+            // Delta collections reset the cells: always atomic read-modify-write.
+            self.agg.update(cell, value, false);
             series.end_update();
         } else {
-            self.agg.update(&series.cell, value);
+            self.agg.update(cell, value, exclusive);
             series.touch();
         }
         if let Some(reservoir) = &series.exemplars {
@@ -232,5 +266,127 @@ impl<T: Num, A: Aggregator<T>> Collect for SyncStream<T, A> {
             unit: self.config.meta.unit.clone(),
             data: self.agg.data(points, self.config.temporality),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::data::Number;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    fn config(temporality: Temporality) -> StreamConfig {
+        StreamConfig {
+            meta: StreamMeta {
+                name: "s".into(),
+                description: StringValue::default(),
+                unit: StringValue::default(),
+            },
+            temporality,
+            filter: None,
+            cardinality_limit: 100,
+            exemplar_filter: ExemplarFilter::AlwaysOff,
+        }
+    }
+
+    /// (counter total, histogram count, histogram sum) over every point.
+    fn totals(c: &dyn Collect, h: &dyn Collect) -> (u64, u64, f64) {
+        let mut out = (0, 0, 0.0);
+        if let Some(MetricData::Sum(s)) = c.collect(1).map(|m| m.data) {
+            for p in s.data_points {
+                let Number::U64(v) = p.value else {
+                    panic!("u64 counter")
+                };
+                out.0 += v;
+            }
+        }
+        if let Some(MetricData::Histogram(d)) = h.collect(1).map(|m| m.data) {
+            for p in d.data_points {
+                out.1 += p.count;
+                out.2 += p.sum;
+            }
+        }
+        out
+    }
+
+    /// More recording threads than stripes (some share the shared stripe, the others write
+    /// their own one with plain stores) while a collector reads: nothing is lost, counted
+    /// twice, or seen going backwards (cumulative), and delta points add up to the total.
+    fn many_threads_with_a_concurrent_collector(temporality: Temporality) {
+        let threads = stripe::count() + 4;
+        const PER_THREAD: u64 = 20_000;
+        let counter = Arc::new(SyncStream::new(
+            config(temporality),
+            SumAgg::<u64>::new(true),
+            0,
+        ));
+        let hist = Arc::new(SyncStream::new(
+            config(temporality),
+            HistogramAgg::<u64>::new(DEFAULT_BOUNDARIES.to_vec(), true),
+            0,
+        ));
+        let sets: Arc<Vec<[KeyValue; 2]>> = Arc::new(
+            (0..5i64)
+                .map(|k| [KeyValue::new("k", k), KeyValue::new("s", "x")])
+                .collect(),
+        );
+        let done = Arc::new(AtomicBool::new(false));
+        let collector = {
+            let (c, h, done) = (counter.clone(), hist.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut acc = (0, 0, 0.0);
+                while !done.load(Ordering::Acquire) {
+                    let t = totals(&*c, &*h);
+                    if temporality == Temporality::Delta {
+                        acc = (acc.0 + t.0, acc.1 + t.1, acc.2 + t.2);
+                    } else {
+                        assert!(t.0 >= acc.0 && t.1 >= acc.1, "cumulative went back");
+                        acc = t;
+                    }
+                    std::thread::yield_now();
+                }
+                acc
+            })
+        };
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (c, h, sets) = (counter.clone(), hist.clone(), sets.clone());
+                std::thread::spawn(move || {
+                    for i in 0..PER_THREAD {
+                        let attrs = &sets[(i as usize + t) % sets.len()];
+                        c.measure(1, attrs);
+                        h.measure(i % 100, attrs);
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().for_each(|w| w.join().unwrap());
+        done.store(true, Ordering::Release);
+        let seen = collector.join().unwrap();
+        let last = totals(&*counter, &*hist);
+        let got = if temporality == Temporality::Delta {
+            (seen.0 + last.0, seen.1 + last.1, seen.2 + last.2)
+        } else {
+            last
+        };
+        let n = threads as u64 * PER_THREAD;
+        let sum_per_thread = (0..PER_THREAD).map(|i| i % 100).sum::<u64>();
+        assert_eq!(got.0, n, "counter total");
+        assert_eq!(got.1, n, "histogram count");
+        assert_eq!(
+            got.2,
+            (threads as u64 * sum_per_thread) as f64,
+            "histogram sum"
+        );
+    }
+
+    #[test]
+    fn striped_cumulative_streams_stay_exact_under_many_threads() {
+        many_threads_with_a_concurrent_collector(Temporality::Cumulative);
+    }
+
+    #[test]
+    fn striped_delta_streams_stay_exact_under_many_threads() {
+        many_threads_with_a_concurrent_collector(Temporality::Delta);
     }
 }

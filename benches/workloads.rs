@@ -360,9 +360,11 @@ mod export {
                 eprintln!("{name}: {e}");
                 std::process::exit(2);
             })
-            // Encode the next batch while the previous one travels (see the anchors'
-            // definition: how many exports are in flight is the implementation's choice).
-            .with_max_in_flight(2);
+            // Encode the next batches while earlier ones travel (the anchors' definition
+            // leaves how many exports are in flight to the implementation). Measured on the
+            // 2-vCPU reference VM: 1 -> 2 -> 4 in flight took export_grpc_1m from ~1020 to
+            // ~920 to ~840 ns/op; 8 gained little more and held more memory.
+            .with_max_in_flight(4);
         let client_stats = exporter.stats();
         let counters = Arc::new(Counters::default());
         let processor = BatchSpanProcessor::with_config(

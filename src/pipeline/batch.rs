@@ -439,4 +439,90 @@ mod tests {
         }
         assert_eq!(c.0.load(Ordering::SeqCst), 2);
     }
+
+    #[test]
+    fn short_lived_threads_are_flushed_and_their_rings_retired() {
+        let c = Count::default();
+        let mut conf = cfg(1 << 12, 64);
+        conf.scheduled_delay = Duration::from_millis(10);
+        let p = BatchPipeline::new(c.clone(), conf, "test-bsp");
+        std::thread::scope(|s| {
+            for t in 0..40u32 {
+                let p = &p;
+                s.spawn(move || {
+                    for i in 0..100 {
+                        p.push(t * 1000 + i);
+                    }
+                });
+            }
+        });
+        p.force_flush().unwrap();
+        assert_eq!(c.0.load(Ordering::SeqCst), 4000);
+        // The timer's drain retires the rings of the exited threads, keeping their counts.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !p.shared.registry().metas.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let reg = p.shared.registry();
+        assert!(reg.metas.is_empty(), "{} rings left", reg.metas.len());
+        assert_eq!(reg.retired_pushed, 4000);
+        drop(reg);
+        let st = p.stats();
+        assert_eq!((st.accepted, st.dropped, st.exported), (4000, 0, 4000));
+    }
+
+    #[test]
+    fn the_queue_size_bounds_all_threads_together() {
+        // A stuck exporter: nothing leaves the rings, so what is accepted is what the shared
+        // budget lets in (plus at most 31 unreported pushes per thread).
+        struct Stuck(Arc<AtomicBool>);
+        impl BatchExport<u32> for Stuck {
+            fn export(&mut self, _batch: &[u32]) -> SdkResult {
+                while !self.0.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Ok(())
+            }
+        }
+        let release = Arc::new(AtomicBool::new(false));
+        let p = BatchPipeline::new(Stuck(release.clone()), cfg(256, 64), "test-bsp");
+        std::thread::scope(|s| {
+            for t in 0..4u32 {
+                let p = &p;
+                s.spawn(move || {
+                    for i in 0..10_000 {
+                        p.push(t * 100_000 + i);
+                    }
+                });
+            }
+        });
+        let st = p.stats();
+        assert_eq!(st.accepted + st.dropped, 40_000);
+        // 256 queued, one batch of 64 possibly taken by the (stuck) worker, slack 4 x 31.
+        assert!(st.accepted <= 256 + 64 + 4 * 31, "{st:?}");
+        release.store(true, Ordering::SeqCst);
+        p.shutdown().unwrap();
+        let st = p.stats();
+        assert_eq!(st.exported, st.accepted, "{st:?}");
+    }
+
+    #[test]
+    fn items_pushed_after_the_worker_exited_count_as_dropped() {
+        let c = Count::default();
+        let p = BatchPipeline::new(c.clone(), cfg(100, 10), "test-bsp");
+        p.push(1);
+        // The worker's last drain happens, then a producer that passed the shut-down check
+        // just before still lands an item in its ring: simulate by stopping the worker first.
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        p.control.send(Control::Shutdown(tx)).unwrap();
+        rx.recv().unwrap().unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| p.push(2)); // a new thread: its ring arrives after the worker left
+        });
+        p.push(3); // this thread's ring was handed back by the exiting worker
+        let st = p.stats();
+        assert_eq!(c.0.load(Ordering::SeqCst), 1);
+        assert_eq!((st.accepted, st.dropped, st.exported), (1, 2, 1), "{st:?}");
+        assert!(p.shutdown().is_err(), "the worker is gone");
+    }
 }

@@ -81,6 +81,22 @@ pub struct ParentBased {
     pub local_parent_not_sampled: Sampler,
 }
 
+impl ParentBased {
+    /// The sampler that decides for a span with this parent.
+    #[inline]
+    fn delegate(&self, parent: &crate::trace::SpanContext) -> &Sampler {
+        if !parent.is_valid() {
+            return &self.root;
+        }
+        match (parent.is_remote(), parent.is_sampled()) {
+            (true, true) => &self.remote_parent_sampled,
+            (true, false) => &self.remote_parent_not_sampled,
+            (false, true) => &self.local_parent_sampled,
+            (false, false) => &self.local_parent_not_sampled,
+        }
+    }
+}
+
 impl Sampler {
     /// `ParentBased` with `root` for root spans and the specification's defaults otherwise.
     pub fn parent_based(root: Sampler) -> Sampler {
@@ -160,18 +176,9 @@ impl Sampler {
             Sampler::AlwaysOff => SamplingDecision::Drop,
             Sampler::TraceIdRatioBased(r) => ratio_decision(*r, trace_id),
             Sampler::ParentBased(pb) => {
-                let psc = parent.span_context();
-                let delegate = if !psc.is_valid() {
-                    &pb.root
-                } else {
-                    match (psc.is_remote(), psc.is_sampled()) {
-                        (true, true) => &pb.remote_parent_sampled,
-                        (true, false) => &pb.remote_parent_not_sampled,
-                        (false, true) => &pb.local_parent_sampled,
-                        (false, false) => &pb.local_parent_not_sampled,
-                    }
-                };
-                return delegate.should_sample(parent, trace_id, name, kind, attributes, links);
+                return pb
+                    .delegate(parent.span_context())
+                    .should_sample(parent, trace_id, name, kind, attributes, links);
             }
             Sampler::Custom(s) => {
                 return s.should_sample(parent, trace_id, name, kind, attributes, links)
@@ -196,23 +203,11 @@ impl Sampler {
         match self {
             Sampler::AlwaysOn => Some(SamplingDecision::RecordAndSample),
             Sampler::AlwaysOff => Some(SamplingDecision::Drop),
-            Sampler::ParentBased(pb) => {
-                let delegate = if !parent.is_valid() {
-                    &pb.root
-                } else {
-                    match (parent.is_remote(), parent.is_sampled()) {
-                        (true, true) => &pb.remote_parent_sampled,
-                        (true, false) => &pb.remote_parent_not_sampled,
-                        (false, true) => &pb.local_parent_sampled,
-                        (false, false) => &pb.local_parent_not_sampled,
-                    }
-                };
-                match delegate {
-                    Sampler::AlwaysOn => Some(SamplingDecision::RecordAndSample),
-                    Sampler::AlwaysOff => Some(SamplingDecision::Drop),
-                    _ => None,
-                }
-            }
+            Sampler::ParentBased(pb) => match pb.delegate(parent) {
+                Sampler::AlwaysOn => Some(SamplingDecision::RecordAndSample),
+                Sampler::AlwaysOff => Some(SamplingDecision::Drop),
+                _ => None,
+            },
             _ => None,
         }
     }

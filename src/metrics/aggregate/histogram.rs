@@ -220,15 +220,6 @@ impl<T: Num> Aggregator<T> for HistogramAgg<T> {
 mod tests {
     use super::*;
 
-    fn common() -> PointCommon {
-        PointCommon {
-            attributes: Vec::new(),
-            start: 0,
-            time: 1,
-            exemplars: Vec::new(),
-        }
-    }
-
     fn hist(p: Point) -> HistogramDataPoint {
         match p {
             Point::Histogram(h) => h,
@@ -265,19 +256,19 @@ mod tests {
         agg.update(cells.get(2, new).0, 25.0, true);
         agg.update(cells.get(2, new).0, -2.0, true);
         // stripe 1 stays empty: its initial min/max must not leak into the point
-        let p = hist(agg.point(&cells, false, common()));
+        let p = hist(agg.point(&cells, false, PointCommon::bare()));
         assert_eq!(p.bucket_counts, vec![2, 1, 1]);
         assert_eq!((p.count, p.sum), (4, 43.0));
         assert_eq!((p.min, p.max), (Some(-2.0), Some(25.0)));
 
-        let p = hist(agg.point(&cells, true, common()));
+        let p = hist(agg.point(&cells, true, PointCommon::bare()));
         assert_eq!(p.count, 4, "a reset reports what it takes");
-        let p = hist(agg.point(&cells, true, common()));
+        let p = hist(agg.point(&cells, true, PointCommon::bare()));
         assert_eq!((p.count, p.sum, p.min, p.max), (0, 0.0, None, None));
         assert_eq!(p.bucket_counts, vec![0, 0, 0]);
 
         agg.update(cells.get(1, new).0, 12.0, true);
-        let p = hist(agg.point(&cells, true, common()));
+        let p = hist(agg.point(&cells, true, PointCommon::bare()));
         assert_eq!(p.bucket_counts, vec![0, 1, 0]);
         assert_eq!((p.min, p.max), (Some(12.0), Some(12.0)));
     }

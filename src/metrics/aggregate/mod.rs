@@ -76,6 +76,19 @@ pub(crate) struct PointCommon {
     pub(crate) exemplars: Vec<Exemplar>,
 }
 
+#[cfg(test)]
+impl PointCommon {
+    /// No attributes or exemplars, period [0, 1]: for the aggregations' unit tests.
+    pub(crate) fn bare() -> Self {
+        PointCommon {
+            attributes: Vec::new(),
+            start: 0,
+            time: 1,
+            exemplars: Vec::new(),
+        }
+    }
+}
+
 /// A cell type of an aggregation: its striped series have their own thread-local alias cache
 /// (see [`Cached`]). Implemented with `cached!(CellCache, stripes_cache, T, Stripes<T>)`.
 pub(crate) trait CellCache: Send + Sync + Sized + 'static {

@@ -97,15 +97,6 @@ mod tests {
         }
     }
 
-    fn common() -> PointCommon {
-        PointCommon {
-            attributes: Vec::new(),
-            start: 0,
-            time: 1,
-            exemplars: Vec::new(),
-        }
-    }
-
     #[test]
     fn stripes_add_up_and_a_reset_empties_every_stripe() {
         let agg = SumAgg::<i64>::new(false);
@@ -114,11 +105,23 @@ mod tests {
         agg.update(cells.get(0, new).0, 5, false);
         agg.update(cells.get(1, new).0, -7, true);
         agg.update(cells.get(3, new).0, 100, true);
-        assert_eq!(value(agg.point(&cells, false, common())), Number::I64(98));
-        assert_eq!(value(agg.point(&cells, true, common())), Number::I64(98));
-        assert_eq!(value(agg.point(&cells, true, common())), Number::I64(0));
+        assert_eq!(
+            value(agg.point(&cells, false, PointCommon::bare())),
+            Number::I64(98)
+        );
+        assert_eq!(
+            value(agg.point(&cells, true, PointCommon::bare())),
+            Number::I64(98)
+        );
+        assert_eq!(
+            value(agg.point(&cells, true, PointCommon::bare())),
+            Number::I64(0)
+        );
         agg.update(cells.get(2, new).0, 3, false);
-        assert_eq!(value(agg.point(&cells, false, common())), Number::I64(3));
+        assert_eq!(
+            value(agg.point(&cells, false, PointCommon::bare())),
+            Number::I64(3)
+        );
     }
 
     #[test]
@@ -136,7 +139,7 @@ mod tests {
             std::thread::spawn(move || {
                 let mut taken = 0u64;
                 while !done.load(Ordering::Acquire) {
-                    if let Number::U64(v) = value(agg.point(&cells, true, common())) {
+                    if let Number::U64(v) = value(agg.point(&cells, true, PointCommon::bare())) {
                         taken += v;
                     }
                     std::thread::yield_now();
@@ -161,7 +164,7 @@ mod tests {
         workers.into_iter().for_each(|w| w.join().unwrap());
         done.store(true, Ordering::Release);
         let taken = collector.join().unwrap();
-        let rest = match value(agg.point(&cells, true, common())) {
+        let rest = match value(agg.point(&cells, true, PointCommon::bare())) {
             Number::U64(v) => v,
             _ => unreachable!(),
         };

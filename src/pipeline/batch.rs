@@ -61,7 +61,6 @@ pub(super) enum Control {
 pub(super) struct Shared<T> {
     /// Identifies the pipeline in the threads' ring lists.
     id: u64,
-    ring_capacity: usize,
     pub(super) budget: Budget,
     pub(super) batch_size: usize,
     pub(super) wake_pending: CachePadded<AtomicBool>,
@@ -116,7 +115,6 @@ impl<T: PipelineItem> BatchPipeline<T> {
         let config = config.normalized();
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            ring_capacity: config.max_queue_size,
             budget: Budget::new(config.max_queue_size),
             batch_size: config.max_export_batch_size,
             wake_pending: CachePadded::new(AtomicBool::new(false)),
@@ -168,7 +166,9 @@ impl<T: PipelineItem> BatchPipeline<T> {
             s.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let pushed = T::with_rings(|rings| rings.push(s.id, &s.budget, item, || self.register()));
+        let pushed = T::with_rings(|rings| {
+            rings.push(s.id, &s.budget, item, |capacity| self.register(capacity))
+        });
         match pushed {
             Some(Pushed::Queued { used: None }) => {}
             Some(Pushed::Queued { used: Some(used) }) => {
@@ -185,10 +185,11 @@ impl<T: PipelineItem> BatchPipeline<T> {
         }
     }
 
-    /// A ring for the calling thread; the worker takes its reading end over.
+    /// A ring of `capacity` items for the calling thread; the worker takes its reading end
+    /// over.
     #[cold]
-    fn register(&self) -> (Producer<T>, Arc<RingMeta>) {
-        let (producer, meta, reader) = new_ring(self.shared.ring_capacity);
+    fn register(&self, capacity: usize) -> (Producer<T>, Arc<RingMeta>) {
+        let (producer, meta, reader) = new_ring(capacity);
         {
             let mut reg = self.shared.registry();
             reg.metas.push(Arc::clone(&meta));

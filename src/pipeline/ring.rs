@@ -11,6 +11,11 @@
 //! total is kept in one shared counter that each producer updates once every
 //! `REPORT_EVERY` pushes (and the export thread once per batch read), so the bound may be
 //! exceeded by at most `REPORT_EVERY - 1` items per producing thread.
+//!
+//! A thread's first ring holds up to 2048 items (the default queue size). When it is full
+//! while the queue as a whole has room, the thread gets a ring twice as large (up to the
+//! queue size) and the export thread drains and retires the old one: memory follows what
+//! each thread actually queues, even with a very large `max_queue_size`.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
@@ -83,11 +88,20 @@ impl Budget {
         }
     }
 
+    /// The capacity of a thread's first ring: a fraction of the queue, grown on demand.
+    fn first_ring(&self) -> usize {
+        (self.max.max(1) as usize).min(FIRST_RING)
+    }
+
     /// The export thread took `n` items out of the rings.
     pub(super) fn release(&self, n: usize) {
         self.queued.fetch_sub(n as isize, Ordering::Relaxed);
     }
 }
+
+/// The largest first ring of a thread, in items; rings grow (doubling, up to the whole queue)
+/// when a thread needs more.
+const FIRST_RING: usize = 2048;
 
 /// Producers add their pushes to the shared count this many at a time.
 const REPORT_EVERY: u32 = 32;
@@ -137,47 +151,27 @@ impl<T> LocalRings<T> {
             .flatten()
     }
 
-    /// Pushes to pipeline `id`'s ring on this thread; `register` creates that ring on first
-    /// use (and hands its reading end to the pipeline).
+    /// Pushes to pipeline `id`'s ring on this thread. `register(capacity)` creates a ring
+    /// (and hands its reading end to the pipeline): on first use, and to grow this thread's
+    /// ring when it is full while the queue as a whole still has room.
     #[inline]
     pub(super) fn push(
         &mut self,
         id: u64,
         budget: &Budget,
         item: T,
-        register: impl FnOnce() -> (Producer<T>, Arc<RingMeta>),
+        register: impl Fn(usize) -> (Producer<T>, Arc<RingMeta>),
     ) -> Pushed<T> {
         let ring = match self.rings.first() {
             Some(r) if r.pipeline == id => &mut self.rings[0],
-            _ => self.find_or_add(id, register),
+            _ => self.find_or_add(id, budget, &register),
         };
         if budget.queued.load(Ordering::Relaxed) + ring.unreported as isize >= budget.max {
             return Pushed::Full(item);
         }
-        // Counted before the item is visible to the export thread, so that `stats` never
-        // sees an item exported before it was accepted.
-        ring.meta.pushed.store(ring.pushed + 1, Ordering::Release);
-        match ring.producer.push(item) {
-            Ok(()) => {
-                ring.pushed += 1;
-                ring.unreported += 1;
-                if ring.unreported == REPORT_EVERY {
-                    budget
-                        .queued
-                        .fetch_add(REPORT_EVERY as isize, Ordering::Relaxed);
-                    ring.unreported = 0;
-                }
-                let used = if ring.pushed % CHECK_EVERY == 0 {
-                    Some(ring.producer.buffer().capacity() - ring.producer.slots())
-                } else {
-                    None
-                };
-                Pushed::Queued { used }
-            }
-            Err(PushError::Full(item)) => {
-                ring.meta.pushed.store(ring.pushed, Ordering::Release);
-                Pushed::Full(item)
-            }
+        match ring.try_push(item, budget) {
+            Ok(pushed) => pushed,
+            Err(item) => ring.grow_and_push(item, budget, &register),
         }
     }
 
@@ -185,14 +179,15 @@ impl<T> LocalRings<T> {
     fn find_or_add(
         &mut self,
         id: u64,
-        register: impl FnOnce() -> (Producer<T>, Arc<RingMeta>),
+        budget: &Budget,
+        register: &impl Fn(usize) -> (Producer<T>, Arc<RingMeta>),
     ) -> &mut LocalRing<T> {
         let at = match self.rings.iter().position(|r| r.pipeline == id) {
             Some(i) => i,
             None => {
                 // Rings of pipelines that are gone are freed here.
                 self.rings.retain(|r| !r.producer.is_abandoned());
-                let (producer, meta) = register();
+                let (producer, meta) = register(budget.first_ring());
                 self.rings.push(LocalRing {
                     pipeline: id,
                     producer,
@@ -205,6 +200,59 @@ impl<T> LocalRings<T> {
         };
         self.rings.swap(0, at);
         &mut self.rings[0]
+    }
+}
+
+impl<T> LocalRing<T> {
+    /// Pushes unless the ring is full (the item then comes back).
+    #[inline(always)]
+    fn try_push(&mut self, item: T, budget: &Budget) -> Result<Pushed<T>, T> {
+        // Counted before the item is visible to the export thread, so that `stats` never
+        // sees an item exported before it was accepted.
+        self.meta.pushed.store(self.pushed + 1, Ordering::Release);
+        if let Err(PushError::Full(item)) = self.producer.push(item) {
+            self.meta.pushed.store(self.pushed, Ordering::Release);
+            return Err(item);
+        }
+        self.pushed += 1;
+        self.unreported += 1;
+        if self.unreported == REPORT_EVERY {
+            budget
+                .queued
+                .fetch_add(REPORT_EVERY as isize, Ordering::Relaxed);
+            self.unreported = 0;
+        }
+        let used = if self.pushed % CHECK_EVERY == 0 {
+            Some(self.producer.buffer().capacity() - self.producer.slots())
+        } else {
+            None
+        };
+        Ok(Pushed::Queued { used })
+    }
+
+    /// The ring is full but the queue is not: this thread gets a ring twice as large (up to
+    /// the whole queue), so that rings only take the memory their threads use. The old ring
+    /// is left to the export thread, which drains and retires it.
+    #[cold]
+    fn grow_and_push(
+        &mut self,
+        item: T,
+        budget: &Budget,
+        register: &impl Fn(usize) -> (Producer<T>, Arc<RingMeta>),
+    ) -> Pushed<T> {
+        let capacity = self.producer.buffer().capacity();
+        let max = budget.max.max(1) as usize;
+        if capacity >= max {
+            return Pushed::Full(item);
+        }
+        let (producer, meta) = register(capacity.saturating_mul(2).min(max));
+        self.producer = producer;
+        self.meta = meta;
+        self.pushed = 0;
+        match self.try_push(item, budget) {
+            Ok(pushed) => pushed,
+            Err(item) => Pushed::Full(item),
+        }
     }
 }
 
@@ -222,56 +270,115 @@ pub(super) fn new_ring<T>(capacity: usize) -> (Producer<T>, Arc<RingMeta>, RingR
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::RefCell;
+
+    /// Registers rings of the requested capacity, keeping their readers.
+    struct Registrar(RefCell<Vec<RingReader<u32>>>);
+
+    impl Registrar {
+        fn new() -> Self {
+            Registrar(RefCell::new(Vec::new()))
+        }
+        fn register(&self, capacity: usize) -> (Producer<u32>, Arc<RingMeta>) {
+            let (p, m, r) = new_ring(capacity);
+            self.0.borrow_mut().push(r);
+            (p, m)
+        }
+        fn queued(&self) -> usize {
+            self.0.borrow().iter().map(|r| r.consumer.slots()).sum()
+        }
+    }
 
     #[test]
     fn rings_are_per_pipeline_and_dead_ones_are_freed() {
         let mut rings = LocalRings::<u32>::new();
-        let budget = Budget::new(100);
-        let mut readers = Vec::new();
-        let reg = |readers: &mut Vec<RingReader<u32>>| {
-            let (p, m, r) = new_ring(4);
-            readers.push(r);
-            (p, m)
-        };
+        let budget = Budget::new(4);
+        let reg = Registrar::new();
         for i in 0..4 {
             assert!(matches!(
-                rings.push(1, &budget, i, || reg(&mut readers)),
+                rings.push(1, &budget, i, |c| reg.register(c)),
                 Pushed::Queued { .. }
             ));
         }
+        // The ring holds the whole queue (4): full, and it does not grow past the queue.
         assert!(matches!(
-            rings.push(1, &budget, 9, || unreachable!()),
+            rings.push(1, &budget, 9, |_| unreachable!()),
             Pushed::Full(9)
         ));
         assert!(matches!(
-            rings.push(2, &budget, 7, || reg(&mut readers)),
+            rings.push(2, &budget, 7, |c| reg.register(c)),
             Pushed::Queued { .. }
         ));
+        let mut readers = reg.0.borrow_mut();
         assert_eq!(readers.len(), 2);
         assert_eq!(readers[0].meta.pushed.load(Ordering::Relaxed), 4);
         assert_eq!(readers[0].consumer.slots(), 4);
         assert_eq!(readers[1].consumer.pop(), Ok(7));
         // Pipeline 1 goes away: its ring is freed when this thread next registers one.
         readers.remove(0);
-        let _ = rings.push(3, &budget, 1, || reg(&mut readers));
+        drop(readers);
+        let _ = rings.push(3, &budget, 1, |c| reg.register(c));
         assert_eq!(rings.rings.len(), 2);
+    }
+
+    #[test]
+    fn a_thread_ring_starts_small_and_grows_to_the_queue_size() {
+        let mut rings = LocalRings::<u32>::new();
+        let budget = Budget::new(5000);
+        let reg = Registrar::new();
+        let mut queued = 0;
+        for i in 0..6000 {
+            if let Pushed::Queued { .. } = rings.push(1, &budget, i, |c| reg.register(c)) {
+                queued += 1;
+            }
+        }
+        let caps: Vec<usize> = reg
+            .0
+            .borrow()
+            .iter()
+            .map(|r| r.consumer.buffer().capacity())
+            .collect();
+        // 1024, then doubled while the queue had room (older rings still hold their items).
+        assert_eq!(caps, [FIRST_RING, 4096]);
+        // Nothing was lost on the way: every accepted item is in one of the rings.
+        assert_eq!(reg.queued(), queued);
+        let counted: u64 = reg
+            .0
+            .borrow()
+            .iter()
+            .map(|r| r.meta.pushed.load(Ordering::Relaxed))
+            .sum();
+        assert_eq!(counted, queued as u64);
+        assert!(
+            (5000..5000 + REPORT_EVERY as usize).contains(&queued),
+            "{queued}"
+        );
+        // The export thread drains everything; the next growth stops at the queue size.
+        for r in reg.0.borrow_mut().iter_mut() {
+            while r.consumer.pop().is_ok() {}
+        }
+        budget.release(queued);
+        for i in 0..6000 {
+            let _ = rings.push(1, &budget, i, |c| reg.register(c));
+        }
+        let last = reg
+            .0
+            .borrow()
+            .last()
+            .map(|r| r.consumer.buffer().capacity());
+        assert_eq!(last, Some(5000));
     }
 
     #[test]
     fn the_budget_bounds_all_rings_together() {
         let budget = Budget::new(64);
-        let mut readers = Vec::new();
-        let reg = |readers: &mut Vec<RingReader<u32>>| {
-            let (p, m, r) = new_ring(1024);
-            readers.push(r);
-            (p, m)
-        };
+        let reg = Registrar::new();
         // Two "threads" (two ring sets) share one pipeline's budget.
         let (mut a, mut b) = (LocalRings::<u32>::new(), LocalRings::<u32>::new());
         let mut queued = 0;
         for i in 0..200 {
             let rings = if i % 2 == 0 { &mut a } else { &mut b };
-            if let Pushed::Queued { .. } = rings.push(1, &budget, i, || reg(&mut readers)) {
+            if let Pushed::Queued { .. } = rings.push(1, &budget, i, |c| reg.register(c)) {
                 queued += 1;
             }
         }
@@ -281,11 +388,11 @@ mod tests {
             "{queued}"
         );
         // Draining frees room again.
-        let drained: usize = readers.iter().map(|r| r.consumer.slots()).sum();
+        let drained = reg.queued();
         assert_eq!(drained, queued);
         budget.release(drained);
         assert!(matches!(
-            a.push(1, &budget, 0, || unreachable!()),
+            a.push(1, &budget, 0, |_| unreachable!()),
             Pushed::Queued { .. }
         ));
     }

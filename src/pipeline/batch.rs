@@ -231,13 +231,9 @@ impl<T: PipelineItem> BatchPipeline<T> {
         let exported = s.exported.load(Ordering::Acquire);
         let failed = s.failed.load(Ordering::Acquire);
         let reg = s.registry();
-        let pushed: u64 = reg.retired_pushed
-            + reg
-                .metas
-                .iter()
-                .map(|m| m.pushed.load(Ordering::Acquire))
-                .sum::<u64>();
-        let leftover = if reg.worker_done {
+        // Leftovers first: each was counted in its ring's pushes before it became visible,
+        // so the pushes read next include every one of them.
+        let leftover: u64 = if reg.worker_done {
             reg.orphans
                 .iter()
                 .chain(&reg.incoming)
@@ -246,8 +242,14 @@ impl<T: PipelineItem> BatchPipeline<T> {
         } else {
             0
         };
+        let pushed: u64 = reg.retired_pushed
+            + reg
+                .metas
+                .iter()
+                .map(|m| m.pushed.load(Ordering::Acquire))
+                .sum::<u64>();
         PipelineStats {
-            accepted: pushed - leftover,
+            accepted: pushed.saturating_sub(leftover),
             dropped: s.dropped.load(Ordering::Relaxed) + leftover,
             exported,
             failed,

@@ -124,7 +124,8 @@ impl Tracer {
         {
             return Span::non_recording(span_context);
         }
-        let limits = self.provider.limits;
+        // Read only where attributes or links need them (not on the common path).
+        let limits = &self.provider.limits;
         // A recycled record: its vectors are empty but keep their capacity.
         let mut data = pool::take();
         data.span_context = span_context;

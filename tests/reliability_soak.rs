@@ -80,7 +80,13 @@ fn rotel_killed_and_restarted(protocol: Protocol) {
         std::thread::sleep(Duration::from_secs(1));
         assert!(es.exported() > 0, "delivering before the kill: {es:?}");
         first.kill();
+        // The outage lasts at least 2 s, and until an export has failed for good (its
+        // 1 s timeout ran out), however slowly a loaded machine runs the exporter.
         std::thread::sleep(Duration::from_secs(2));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while es.failed() == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let second = Rotel::start_quiet(Some(ports)).expect("rotel restarts");
         let exported_at_restart = es.exported();
         std::thread::sleep(Duration::from_millis(1500));

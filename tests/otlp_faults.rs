@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use otlp_sdk::export::otlp::json::OtlpJson;
@@ -33,18 +32,6 @@ fn exporter(endpoint: &str, protocol: Protocol, timeout: Duration) -> OtlpSpanEx
         .with_retry(fast_retry())
         .build()
         .expect("exporter")
-}
-
-/// Diagnostics captured for the whole test binary.
-fn diagnostics() -> Arc<Mutex<Vec<String>>> {
-    static D: OnceLock<Arc<Mutex<Vec<String>>>> = OnceLock::new();
-    D.get_or_init(|| {
-        let d = Arc::new(Mutex::new(Vec::new()));
-        let sink = d.clone();
-        otlp_sdk::diagnostics::set_error_handler(move |m| sink.lock().unwrap().push(m.to_string()));
-        d
-    })
-    .clone()
 }
 
 fn decode_http(req: &HttpRequest) -> ExportTraceServiceRequest {

@@ -6,9 +6,13 @@
 //! binary run one at a time, and the environment test sets and restores each variable in
 //! turn.
 
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+#[path = "support/diagnostics.rs"]
+mod diagnostics;
+
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use diagnostics::diagnostics;
 use otlp_sdk::export::InMemorySpanExporter;
 use otlp_sdk::logs::{
     AnyValue, InMemoryLogExporter, LogLimits, LogRecord, LoggerProvider, SeverityNumber,
@@ -27,17 +31,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn diagnostics() -> Arc<Mutex<Vec<String>>> {
-    static D: OnceLock<Arc<Mutex<Vec<String>>>> = OnceLock::new();
-    D.get_or_init(|| {
-        let d = Arc::new(Mutex::new(Vec::new()));
-        let sink = d.clone();
-        otlp_sdk::diagnostics::set_error_handler(move |m| sink.lock().unwrap().push(m.to_string()));
-        d
-    })
-    .clone()
 }
 
 /// Runs `f` with `vars` set, then restores them; returns the diagnostics reported meanwhile.

@@ -12,7 +12,6 @@ mod support;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use otlp_sdk::export::otlp::{
@@ -64,18 +63,6 @@ fn batch_provider(exporter: OtlpSpanExporter, batch: usize, delay: Duration) -> 
             },
         ))
         .build()
-}
-
-/// Diagnostics captured for the whole test binary.
-fn diagnostics() -> Arc<Mutex<Vec<String>>> {
-    static D: OnceLock<Arc<Mutex<Vec<String>>>> = OnceLock::new();
-    D.get_or_init(|| {
-        let d = Arc::new(Mutex::new(Vec::new()));
-        let sink = d.clone();
-        otlp_sdk::diagnostics::set_error_handler(move |m| sink.lock().unwrap().push(m.to_string()));
-        d
-    })
-    .clone()
 }
 
 fn count_diags(marker: &str) -> usize {

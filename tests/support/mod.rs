@@ -19,6 +19,10 @@ use otlp_sdk::resource::Resource;
 use otlp_sdk::trace::{SpanData, TracerProvider};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod diagnostics;
+#[allow(unused_imports)]
+pub use diagnostics::diagnostics;
+
 /// A free port on 127.0.0.1 (bound then released).
 pub fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
@@ -752,16 +756,26 @@ fn local_url(port: u16, path: &str) -> String {
     format!("http://127.0.0.1:{port}{path}")
 }
 
-/// A TCP server on 127.0.0.1 that accepts connections and reads everything sent, but never
-/// answers (a hung collector). Closed on drop.
-pub struct SilentServer {
+/// A misbehaving TCP server on 127.0.0.1 (see [`SilentServer`] and [`RawReplyServer`]):
+/// its port and the connections it accepted. Closed on drop.
+pub struct TcpServer {
     pub port: u16,
     pub connections: Arc<std::sync::atomic::AtomicUsize>,
     _rt: RuntimeThread,
 }
 
+impl TcpServer {
+    pub fn url(&self, path: &str) -> String {
+        local_url(self.port, path)
+    }
+}
+
+/// A TCP server that accepts connections and reads everything sent, but never answers (a
+/// hung collector).
+pub struct SilentServer;
+
 impl SilentServer {
-    pub fn start() -> Self {
+    pub fn start() -> TcpServer {
         let (port, connections, rt) = serve(|mut sock| async move {
             let mut buf = vec![0u8; 65536];
             while let Ok(n) = sock.read(&mut buf).await {
@@ -770,28 +784,20 @@ impl SilentServer {
                 }
             }
         });
-        SilentServer {
+        TcpServer {
             port,
             connections,
             _rt: rt,
         }
     }
-
-    pub fn url(&self, path: &str) -> String {
-        local_url(self.port, path)
-    }
 }
 
-/// A TCP server on 127.0.0.1 that answers whatever arrives first with `reply` (raw bytes,
-/// e.g. garbage that is not HTTP at all) and closes the connection.
-pub struct RawReplyServer {
-    pub port: u16,
-    pub connections: Arc<std::sync::atomic::AtomicUsize>,
-    _rt: RuntimeThread,
-}
+/// A TCP server that answers whatever arrives first with `reply` (raw bytes, e.g. garbage
+/// that is not HTTP at all) and closes the connection.
+pub struct RawReplyServer;
 
 impl RawReplyServer {
-    pub fn start(reply: Vec<u8>) -> Self {
+    pub fn start(reply: Vec<u8>) -> TcpServer {
         let reply = Arc::new(reply);
         let (port, connections, rt) = serve(move |mut sock| {
             let reply = reply.clone();
@@ -803,15 +809,11 @@ impl RawReplyServer {
                 let _ = sock.shutdown().await;
             }
         });
-        RawReplyServer {
+        TcpServer {
             port,
             connections,
             _rt: rt,
         }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        local_url(self.port, path)
     }
 }
 

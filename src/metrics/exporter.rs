@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::attributes::{Array, KeyValue, Value};
 use crate::error::{SdkError, SdkResult};
 use crate::export::console::ConsoleWriter;
-use crate::metrics::data::{Exemplar, MetricData, Number, ResourceMetrics};
+use crate::metrics::data::{Exemplar, MetricData, Number, NumberDataPoint, ResourceMetrics};
 use crate::metrics::{InstrumentKind, Temporality, TemporalityPreference};
 
 /// Where a [`PeriodicExportingMetricReader`](crate::metrics::PeriodicExportingMetricReader)
@@ -179,27 +179,30 @@ fn temporality_code(t: Temporality) -> i32 {
     }
 }
 
-fn data_json(d: &MetricData) -> Json {
-    match d {
-        MetricData::Sum(s) => json!({
-            "data_points": s.data_points.iter().map(|p| json!({
+fn number_points_json(points: &[NumberDataPoint]) -> Vec<Json> {
+    points
+        .iter()
+        .map(|p| {
+            json!({
                 "attributes": attrs_json(&p.attributes),
                 "start_time_unix_nano": p.start_time_unix_nano,
                 "time_unix_nano": p.time_unix_nano,
                 "value": number_json(p.value),
                 "exemplars": exemplars_json(&p.exemplars),
-            })).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
+
+fn data_json(d: &MetricData) -> Json {
+    match d {
+        MetricData::Sum(s) => json!({
+            "data_points": number_points_json(&s.data_points),
             "aggregation_temporality": temporality_code(s.temporality),
             "is_monotonic": s.is_monotonic,
         }),
         MetricData::Gauge(g) => json!({
-            "data_points": g.data_points.iter().map(|p| json!({
-                "attributes": attrs_json(&p.attributes),
-                "start_time_unix_nano": p.start_time_unix_nano,
-                "time_unix_nano": p.time_unix_nano,
-                "value": number_json(p.value),
-                "exemplars": exemplars_json(&p.exemplars),
-            })).collect::<Vec<_>>(),
+            "data_points": number_points_json(&g.data_points),
         }),
         MetricData::Histogram(h) => json!({
             "data_points": h.data_points.iter().map(|p| json!({

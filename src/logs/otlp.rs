@@ -4,58 +4,37 @@
 //! The OTLP log exporter (`export::otlp::OtlpLogExporter`) calls [`to_proto`].
 #![cfg_attr(not(any(feature = "grpc", feature = "http")), allow(dead_code))]
 
-use crate::attributes::KeyValue;
+use crate::export::otlp::encode::{self, group_by_scope, resource_schema_url, scope};
 use crate::logs::record::{AnyValue, LogData, LogRecord};
 use crate::proto::collector::logs::v1::ExportLogsServiceRequest;
 use crate::proto::common::v1 as pc;
 use crate::proto::logs::v1 as pl;
-use crate::proto::resource::v1 as pr;
 use crate::resource::Resource;
-use crate::scope::InstrumentationScope;
 
 /// The OTLP request for one batch of records: one `ResourceLogs`, one `ScopeLogs` per scope
 /// (in order of first appearance), records in batch order.
 pub(crate) fn to_proto(resource: &Resource, batch: &[LogData]) -> ExportLogsServiceRequest {
-    let mut scopes: Vec<(&InstrumentationScope, pl::ScopeLogs)> = Vec::new();
-    for data in batch {
-        let idx = match scopes
-            .iter()
-            .position(|(s, _)| s.ptr_eq(&data.scope) || **s == data.scope)
-        {
-            Some(i) => i,
-            None => {
-                scopes.push((&data.scope, scope_logs(&data.scope)));
-                scopes.len() - 1
-            }
-        };
-        scopes[idx].1.log_records.push(record(&data.record));
-    }
-    if scopes.is_empty() {
+    if batch.is_empty() {
         return ExportLogsServiceRequest::default();
     }
+    let groups = group_by_scope(batch, |d| &d.scope, |d| record(&d.record));
+    let scope_logs = groups
+        .into_iter()
+        .map(|(first, log_records)| {
+            let sc = &batch[first].scope;
+            pl::ScopeLogs {
+                scope: Some(scope(sc)),
+                log_records,
+                schema_url: sc.schema_url().unwrap_or_default().to_owned(),
+            }
+        })
+        .collect();
     ExportLogsServiceRequest {
         resource_logs: vec![pl::ResourceLogs {
-            resource: Some(pr::Resource {
-                attributes: resource.attributes().iter().map(key_value).collect(),
-                dropped_attributes_count: 0,
-                entity_refs: Vec::new(),
-            }),
-            scope_logs: scopes.into_iter().map(|(_, s)| s).collect(),
-            schema_url: resource.schema_url().unwrap_or_default().to_string(),
+            resource: Some(encode::resource(resource)),
+            scope_logs,
+            schema_url: resource_schema_url(resource),
         }],
-    }
-}
-
-fn scope_logs(scope: &InstrumentationScope) -> pl::ScopeLogs {
-    pl::ScopeLogs {
-        scope: Some(pc::InstrumentationScope {
-            name: scope.name().to_string(),
-            version: scope.version().unwrap_or_default().to_string(),
-            attributes: scope.attributes().iter().map(key_value).collect(),
-            dropped_attributes_count: 0,
-        }),
-        log_records: Vec::new(),
-        schema_url: scope.schema_url().unwrap_or_default().to_string(),
     }
 }
 
@@ -67,15 +46,7 @@ fn record(r: &LogRecord) -> pl::LogRecord {
         severity_number: r.severity_number.map_or(0, |s| s.as_i32()),
         severity_text: r.severity_text.as_deref().unwrap_or_default().to_string(),
         body: r.body.as_ref().map(any_value),
-        attributes: r
-            .attributes
-            .iter()
-            .map(|(k, v)| pc::KeyValue {
-                key: k.to_string(),
-                value: Some(any_value(v)),
-                key_strindex: 0,
-            })
-            .collect(),
+        attributes: r.attributes.iter().map(|(k, v)| named(k, v)).collect(),
         dropped_attributes_count: r.dropped_attributes_count,
         // The low byte of `flags` carries the W3C trace flags.
         flags: if has_span {
@@ -97,10 +68,11 @@ fn record(r: &LogRecord) -> pl::LogRecord {
     }
 }
 
-fn key_value(kv: &KeyValue) -> pc::KeyValue {
+/// A log attribute or map entry.
+fn named(key: &str, v: &AnyValue) -> pc::KeyValue {
     pc::KeyValue {
-        key: kv.key.to_string(),
-        value: Some(any_value(&kv.value.clone().into())),
+        key: key.to_owned(),
+        value: Some(any_value(v)),
         key_strindex: 0,
     }
 }
@@ -117,14 +89,7 @@ fn any_value(v: &AnyValue) -> pc::AnyValue {
             values: a.iter().map(any_value).collect(),
         }),
         AnyValue::Map(m) => V::KvlistValue(pc::KeyValueList {
-            values: m
-                .iter()
-                .map(|(k, v)| pc::KeyValue {
-                    key: k.to_string(),
-                    value: Some(any_value(v)),
-                    key_strindex: 0,
-                })
-                .collect(),
+            values: m.iter().map(|(k, v)| named(k, v)).collect(),
         }),
     };
     pc::AnyValue { value: Some(value) }
@@ -133,6 +98,8 @@ fn any_value(v: &AnyValue) -> pc::AnyValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attributes::KeyValue;
+    use crate::scope::InstrumentationScope;
     use crate::logs::record::SeverityNumber;
     use crate::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
     use prost::Message;

@@ -1,46 +1,10 @@
 //! Metrics to the OTLP protobuf model (`ExportMetricsServiceRequest`), for the OTLP exporters.
 
-use crate::attributes::{Array, KeyValue, Value};
+use crate::export::otlp::encode::{key_values, resource, resource_schema_url, scope};
 use crate::metrics::data::{Exemplar, MetricData, Number, ResourceMetrics};
 use crate::metrics::Temporality;
 use crate::proto::collector::metrics::v1::ExportMetricsServiceRequest;
-use crate::proto::common::v1 as pc;
 use crate::proto::metrics::v1 as pm;
-use crate::proto::resource::v1 as pr;
-
-fn any_value(v: &Value) -> pc::AnyValue {
-    use pc::any_value::Value as V;
-    let arr = |values: Vec<pc::AnyValue>| V::ArrayValue(pc::ArrayValue { values });
-    let value = match v {
-        Value::Bool(b) => V::BoolValue(*b),
-        Value::I64(i) => V::IntValue(*i),
-        Value::F64(f) => V::DoubleValue(*f),
-        Value::String(s) => V::StringValue(s.to_string()),
-        Value::Array(Array::Bool(a)) => arr(a.iter().map(|x| wrap(V::BoolValue(*x))).collect()),
-        Value::Array(Array::I64(a)) => arr(a.iter().map(|x| wrap(V::IntValue(*x))).collect()),
-        Value::Array(Array::F64(a)) => arr(a.iter().map(|x| wrap(V::DoubleValue(*x))).collect()),
-        Value::Array(Array::String(a)) => arr(a
-            .iter()
-            .map(|x| wrap(V::StringValue(x.to_string())))
-            .collect()),
-    };
-    wrap(value)
-}
-
-fn wrap(v: pc::any_value::Value) -> pc::AnyValue {
-    pc::AnyValue { value: Some(v) }
-}
-
-fn key_values(attrs: &[KeyValue]) -> Vec<pc::KeyValue> {
-    attrs
-        .iter()
-        .map(|kv| pc::KeyValue {
-            key: kv.key.to_string(),
-            value: Some(any_value(&kv.value)),
-            ..Default::default()
-        })
-        .collect()
-}
 
 fn temporality(t: Temporality) -> i32 {
     match t {
@@ -158,20 +122,12 @@ pub(crate) fn to_proto(resource_metrics: &ResourceMetrics) -> ExportMetricsServi
     let rm = resource_metrics;
     ExportMetricsServiceRequest {
         resource_metrics: vec![pm::ResourceMetrics {
-            resource: Some(pr::Resource {
-                attributes: key_values(rm.resource.attributes()),
-                ..Default::default()
-            }),
+            resource: Some(resource(&rm.resource)),
             scope_metrics: rm
                 .scope_metrics
                 .iter()
                 .map(|sm| pm::ScopeMetrics {
-                    scope: Some(pc::InstrumentationScope {
-                        name: sm.scope.name().to_string(),
-                        version: sm.scope.version().unwrap_or_default().to_string(),
-                        attributes: key_values(sm.scope.attributes()),
-                        dropped_attributes_count: 0,
-                    }),
+                    scope: Some(scope(&sm.scope)),
                     metrics: sm
                         .metrics
                         .iter()
@@ -186,7 +142,7 @@ pub(crate) fn to_proto(resource_metrics: &ResourceMetrics) -> ExportMetricsServi
                     schema_url: sm.scope.schema_url().unwrap_or_default().to_string(),
                 })
                 .collect(),
-            schema_url: rm.resource.schema_url().unwrap_or_default().to_string(),
+            schema_url: resource_schema_url(&rm.resource),
         }],
     }
 }
@@ -194,6 +150,7 @@ pub(crate) fn to_proto(resource_metrics: &ResourceMetrics) -> ExportMetricsServi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attributes::KeyValue;
     use crate::metrics::{ManualReader, MeterProvider};
     use crate::resource::Resource;
     use prost::Message;

@@ -85,7 +85,7 @@ pub(crate) fn span_flags(cx: &SpanContext, remote: bool) -> u32 {
 }
 
 /// Groups `items` by instrumentation scope, keeping first-seen order: returns, per scope,
-/// the index of its first item and the mapped items. Metrics and logs encoders use it too.
+/// the index of its first item and the mapped items. The logs encoder uses it too.
 pub(crate) fn group_by_scope<T, P>(
     items: &[T],
     scope_of: impl Fn(&T) -> &InstrumentationScope,

@@ -77,7 +77,7 @@
 #![cfg_attr(not(any(feature = "grpc", feature = "http")), allow(dead_code))]
 
 mod config;
-mod encode;
+pub(crate) mod encode;
 pub mod json;
 mod retry;
 

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use crate::attributes::{collect_limited, upsert, KeyValue, StringValue};
 use crate::time::{now_unix_nanos, to_unix_nanos};
 use crate::trace::id::SpanContext;
+use crate::trace::limits::SpanLimits;
 use crate::trace::provider::ProviderInner;
 use crate::trace::span_data::{Event, Link, SpanData, Status};
 
@@ -33,11 +34,13 @@ struct Live {
 
 impl Live {
     #[inline]
-    fn provider(&self) -> &ProviderInner {
+    /// The provider's limits (a recording span's record always holds its provider; the
+    /// defaults otherwise, rather than a panic in the instrumented application).
+    fn limits(&self) -> SpanLimits {
         self.data
             .owner
             .get()
-            .expect("a recording span's record holds its provider")
+            .map_or_else(SpanLimits::default, |p| p.limits)
     }
 }
 
@@ -107,7 +110,7 @@ impl Span {
     #[inline]
     pub fn set_attribute(&mut self, key: impl Into<StringValue>, value: impl Into<crate::Value>) {
         if let Some(l) = self.live() {
-            let limits = l.provider().limits.span_attrs();
+            let limits = l.limits().span_attrs();
             if !upsert(&mut l.data.attributes, KeyValue::new(key, value), limits) {
                 l.data.dropped_attributes_count += 1;
             }
@@ -117,7 +120,7 @@ impl Span {
     /// Sets several attributes.
     pub fn set_attributes(&mut self, attributes: impl IntoIterator<Item = KeyValue>) {
         if let Some(l) = self.live() {
-            let limits = l.provider().limits.span_attrs();
+            let limits = l.limits().span_attrs();
             for kv in attributes {
                 if !upsert(&mut l.data.attributes, kv, limits) {
                     l.data.dropped_attributes_count += 1;
@@ -157,7 +160,7 @@ impl Span {
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
         let Some(l) = self.live() else { return };
-        let limits = l.provider().limits;
+        let limits = l.limits();
         if l.data.events.len() >= limits.max_events_per_span as usize {
             l.data.dropped_events_count += 1;
             return;
@@ -186,7 +189,7 @@ impl Span {
         if !span_context.is_valid() {
             return;
         }
-        let limits = l.provider().limits;
+        let limits = l.limits();
         if l.data.links.len() >= limits.max_links_per_span as usize {
             l.data.dropped_links_count += 1;
             return;

@@ -99,8 +99,8 @@ fn any_value(v: &AnyValue) -> pc::AnyValue {
 mod tests {
     use super::*;
     use crate::attributes::KeyValue;
-    use crate::scope::InstrumentationScope;
     use crate::logs::record::SeverityNumber;
+    use crate::scope::InstrumentationScope;
     use crate::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
     use prost::Message;
 

@@ -25,13 +25,14 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use crate::trace::span::SharedSpan;
+use crate::trace::span_rc::SpanRc;
 use crate::trace::{Span, SpanContext, SpanHandle};
 
 /// An immutable, cheaply cloned bag of execution-scoped values: the active span and typed
 /// entries such as baggage.
 #[derive(Clone, Default)]
 pub struct Context {
-    pub(crate) span: Option<Arc<SharedSpan>>,
+    pub(crate) span: Option<SpanRc<SharedSpan>>,
     values: Option<Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>>,
 }
 
@@ -69,12 +70,12 @@ impl Context {
     /// A copy of this context whose active span is `span`.
     pub fn with_span(&self, span: Span) -> Self {
         Context {
-            span: Some(Arc::new(SharedSpan::new(span))),
+            span: Some(SpanRc::new(SharedSpan::new(span))),
             values: self.values.clone(),
         }
     }
 
-    pub(crate) fn with_shared_span(&self, span: Arc<SharedSpan>) -> Self {
+    pub(crate) fn with_shared_span(&self, span: SpanRc<SharedSpan>) -> Self {
         Context {
             span: Some(span),
             values: self.values.clone(),

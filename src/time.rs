@@ -13,17 +13,27 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Re-anchor to the system clock this often, to follow NTP adjustments.
 const ANCHOR_EVERY_NS: u64 = 1_000_000_000;
 
+#[cfg(not(miri))]
 fn clock() -> &'static quanta::Clock {
     static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
     CLOCK.get_or_init(quanta::Clock::new)
 }
 
+#[cfg(not(miri))]
 thread_local! {
     /// (raw counter at anchor, unix nanos at anchor); raw 0 means "not anchored yet".
     static ANCHOR: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
 }
 
+/// Now, in nanoseconds since the Unix epoch. (Under Miri, which cannot run the time-stamp
+/// counter's instruction, straight from the system clock.)
+#[cfg(miri)]
+pub(crate) fn now_unix_nanos() -> u64 {
+    to_unix_nanos(SystemTime::now())
+}
+
 /// Now, in nanoseconds since the Unix epoch.
+#[cfg(not(miri))]
 #[inline]
 pub(crate) fn now_unix_nanos() -> u64 {
     let c = clock();

@@ -41,6 +41,7 @@ mod provider;
 mod sampler;
 pub(crate) mod span;
 mod span_data;
+pub(crate) mod span_rc;
 mod tracer;
 
 pub use id::{SpanContext, SpanId, TraceFlags, TraceId, TraceState, TraceStateError};

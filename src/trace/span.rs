@@ -1,6 +1,6 @@
 //! Live spans: [`Span`] (owned) and [`SpanHandle`] (shared, e.g. the current span).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -11,6 +11,7 @@ use crate::trace::id::SpanContext;
 use crate::trace::limits::SpanLimits;
 use crate::trace::provider::ProviderInner;
 use crate::trace::span_data::{Event, Link, SpanData, Status};
+use crate::trace::span_rc::{Slot, SpanRc};
 
 /// A span being recorded. Ends when [`Span::end`] is called or when it is dropped.
 ///
@@ -340,15 +341,71 @@ impl SharedSpan {
     fn with<T>(&self, f: impl FnOnce(&mut Span) -> T) -> Option<T> {
         self.span.lock().ok().map(|mut s| f(&mut s))
     }
+    /// The span, no longer shared.
+    fn into_span(self) -> Span {
+        self.span
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+thread_local! {
+    /// Allocations of this thread's ended current spans, reused by its next ones.
+    static SLOTS: RefCell<Vec<Slot<SharedSpan>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How many allocations [`SLOTS`] keeps: enough for the usual nesting depth.
+const MAX_SLOTS: usize = 8;
+
+/// Two references to `span` made shared: one for the context it becomes current in, one for
+/// its guard (see [`SpanRc::pair_in`]).
+#[inline]
+pub(crate) fn shared_pair(span: Span) -> (SpanRc<SharedSpan>, SpanRc<SharedSpan>) {
+    let slot = SLOTS
+        .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+        .ok()
+        .flatten()
+        .unwrap_or_else(Box::new_uninit);
+    SpanRc::pair_in(slot, SharedSpan::new(span))
+}
+
+/// Ends a current span whose guard is dropping: `guard` is the guard's reference, `context`
+/// the one from the context it detached. When they are its only two references (the usual
+/// case) the span ends without a lock or an atomic read-modify-write, and its allocation is
+/// kept for the next current span.
+#[inline]
+pub(crate) fn end_current(guard: Option<SpanRc<SharedSpan>>, context: Option<SpanRc<SharedSpan>>) {
+    match (guard, context) {
+        (Some(g), Some(c)) => match SpanRc::reclaim_pair(g, c) {
+            Ok((shared, slot)) => {
+                shared.into_span().end();
+                let _ = SLOTS.try_with(|s| {
+                    if let Ok(mut s) = s.try_borrow_mut() {
+                        if s.len() < MAX_SLOTS {
+                            s.push(slot);
+                        }
+                    }
+                });
+            }
+            Err((g, c)) => {
+                drop(c);
+                end_shared(Some(g));
+            }
+        },
+        (g, c) => {
+            drop(c);
+            end_shared(g);
+        }
+    }
 }
 
 /// A shared handle to a span: the current span, or the span of a guard. Every method locks
 /// the span briefly; on a handle with no span (no active span) they do nothing.
 #[derive(Clone, Default)]
-pub struct SpanHandle(Option<Arc<SharedSpan>>);
+pub struct SpanHandle(Option<SpanRc<SharedSpan>>);
 
 impl SpanHandle {
-    pub(crate) fn new(inner: Option<Arc<SharedSpan>>) -> Self {
+    pub(crate) fn new(inner: Option<SpanRc<SharedSpan>>) -> Self {
         SpanHandle(inner)
     }
 
@@ -426,23 +483,18 @@ impl SpanHandle {
         self.with(|s| s.end_with_timestamp(timestamp))
     }
 
-    /// Ends the span and lets go of it. When this was the last handle (the usual case for a
-    /// guard whose context was just detached) the span is ended without locking.
-    pub(crate) fn end_and_release(&mut self) {
-        end_shared(self.0.take());
+    /// Lets go of the span: what [`end_current`] takes.
+    pub(crate) fn take(&mut self) -> Option<SpanRc<SharedSpan>> {
+        self.0.take()
     }
 }
 
 /// Ends a shared span; without locking when `shared` is its last reference.
 #[inline]
-fn end_shared(shared: Option<Arc<SharedSpan>>) {
-    match shared.map(Arc::try_unwrap) {
+fn end_shared(shared: Option<SpanRc<SharedSpan>>) {
+    match shared.map(SpanRc::try_unwrap) {
         None => {}
-        Some(Ok(only)) => only
-            .span
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .end(),
+        Some(Ok(only)) => only.into_span().end(),
         Some(Err(shared)) => {
             shared.with(|s| s.end());
         }

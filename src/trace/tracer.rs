@@ -1,7 +1,6 @@
 //! The [`Tracer`]: starts spans.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::attributes::{collect_limited, upsert, KeyValue, StringValue};
@@ -13,7 +12,7 @@ use crate::trace::id_generator::{random_ids, random_span_id};
 use crate::trace::pool;
 use crate::trace::provider::ProviderHandle;
 use crate::trace::sampler::{SamplingDecision, SamplingResult};
-use crate::trace::span::{SharedSpan, Span, SpanHandle};
+use crate::trace::span::{self, Span, SpanHandle};
 use crate::trace::span_data::{Link, SpanKind, Status};
 
 /// Starts spans for one instrumentation scope. Cheap to clone.
@@ -270,9 +269,8 @@ impl SpanBuilder {
         // reference to the span in the context, one in the guard.
         let (handle, cx) = Context::map_current(|cx| {
             let span = tracer.build(self, cx);
-            let shared = Arc::new(SharedSpan::new(span));
-            let handle = SpanHandle::new(Some(Arc::clone(&shared)));
-            (handle, cx.with_shared_span(shared))
+            let (mine, theirs) = span::shared_pair(span);
+            (SpanHandle::new(Some(mine)), cx.with_shared_span(theirs))
         });
         SpanGuard {
             handle,
@@ -306,10 +304,14 @@ impl std::ops::Deref for SpanGuard {
 
 impl Drop for SpanGuard {
     fn drop(&mut self) {
-        // Detach first: the context's reference goes, so the guard usually holds the last one
-        // and ends the span without locking it.
-        drop(self.cx.take().and_then(ContextGuard::detach));
-        self.handle.end_and_release();
+        // Detach first and take the context's reference back: with the guard's, they are
+        // usually the span's only two, and it ends with neither a lock nor an atomic RMW.
+        let context = self
+            .cx
+            .take()
+            .and_then(ContextGuard::detach)
+            .and_then(|cx| cx.span);
+        span::end_current(self.handle.take(), context);
     }
 }
 

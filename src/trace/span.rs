@@ -508,3 +508,43 @@ impl fmt::Debug for SpanHandle {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idle_pair() -> (SpanRc<SharedSpan>, SpanRc<SharedSpan>) {
+        shared_pair(Span::non_recording(SpanContext::INVALID))
+    }
+
+    #[test]
+    fn a_current_span_reuses_the_allocation_of_the_one_before() {
+        // On a fresh thread: the cache starts empty.
+        std::thread::spawn(|| {
+            let (a, b) = idle_pair();
+            let first = &*a as *const SharedSpan;
+            end_current(Some(a), Some(b));
+            assert_eq!(SLOTS.with(|s| s.borrow().len()), 1);
+            let (c, d) = idle_pair();
+            assert_eq!(&*c as *const SharedSpan, first, "the same allocation");
+            assert_eq!(SLOTS.with(|s| s.borrow().len()), 0);
+
+            // A third reference (a kept handle) keeps the node: nothing is reclaimed, and
+            // the span lives until that reference goes.
+            let kept = c.clone();
+            end_current(Some(c), Some(d));
+            assert_eq!(SLOTS.with(|s| s.borrow().len()), 0);
+            assert_eq!(kept.span_context(), &SpanContext::INVALID);
+            drop(kept);
+
+            // The cache is bounded.
+            let pairs: Vec<_> = (0..MAX_SLOTS + 3).map(|_| idle_pair()).collect();
+            for (g, c) in pairs {
+                end_current(Some(g), Some(c));
+            }
+            assert_eq!(SLOTS.with(|s| s.borrow().len()), MAX_SLOTS);
+        })
+        .join()
+        .unwrap();
+    }
+}

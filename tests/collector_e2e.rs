@@ -53,36 +53,41 @@ fn check_delivery(rotel: &Rotel, mut exporter: OtlpSpanExporter, tag: &str) {
         .export(&spans)
         .unwrap_or_else(|e| panic!("{tag}: export failed: {e}"));
     let name = format!("{tag}-parent");
-    let out = rotel.wait_for(|o| o.contains(&name), Duration::from_secs(10));
-    // The block of our span.
-    let start = out
-        .find(&format!("Name           : {name}"))
-        .expect("span block");
-    let block_start = out[..start].rfind("Span #").unwrap_or(0);
-    let block = &out[block_start..(start + 2000).min(out.len())];
-    assert!(
-        block.contains(&format!("Trace ID       : {trace_id}")),
-        "{tag}: {block}"
+    let name_line = format!("Name           : {name}");
+    // The block of our span: from its `Span #` header to 2000 characters past its name.
+    let block_of = |out: &str| -> Option<String> {
+        let start = out.find(&name_line)?;
+        let block_start = out[..start].rfind("Span #").unwrap_or(0);
+        Some(out[block_start..(start + 2000).min(out.len())].to_string())
+    };
+    // rotel prints a span over several writes: wait for the whole block (and the resource
+    // and scope lines), not just the span's name, before checking it field by field.
+    let expected = [
+        format!("Trace ID       : {trace_id}"),
+        format!("ID             : {span_id}"),
+        "SPAN_KIND_SERVER".to_string(),
+        "-> int.attr: Int(5)".to_string(),
+        "-> str.attr: Str(hello)".to_string(),
+        "-> double.attr: Double(1.5)".to_string(),
+        "-> bool.attr: Bool(true)".to_string(),
+        "array.attr".to_string(),
+        "my-event".to_string(),
+        "it broke".to_string(),
+    ];
+    let resource = format!("-> service.name: Str(svc-{tag})");
+    let out = rotel.wait_for(
+        |o| {
+            block_of(o).is_some_and(|b| expected.iter().all(|e| b.contains(e.as_str())))
+                && o.contains(&resource)
+                && o.contains("e2e.scope")
+        },
+        Duration::from_secs(10),
     );
-    assert!(
-        block.contains(&format!("ID             : {span_id}")),
-        "{tag}: {block}"
-    );
-    assert!(block.contains("SPAN_KIND_SERVER"), "{tag}: {block}");
-    assert!(block.contains("-> int.attr: Int(5)"), "{tag}: {block}");
-    assert!(block.contains("-> str.attr: Str(hello)"), "{tag}: {block}");
-    assert!(
-        block.contains("-> double.attr: Double(1.5)"),
-        "{tag}: {block}"
-    );
-    assert!(block.contains("-> bool.attr: Bool(true)"), "{tag}: {block}");
-    assert!(block.contains("array.attr"), "{tag}: {block}");
-    assert!(block.contains("my-event"), "{tag}: {block}");
-    assert!(block.contains("it broke"), "{tag}: {block}");
-    assert!(
-        out.contains(&format!("-> service.name: Str(svc-{tag})")),
-        "{tag}: resource"
-    );
+    let block = block_of(&out).expect("span block");
+    for e in &expected {
+        assert!(block.contains(e.as_str()), "{tag}: {e} in {block}");
+    }
+    assert!(out.contains(&resource), "{tag}: resource");
     assert!(out.contains("e2e.scope"), "{tag}: scope");
     exporter.shutdown().unwrap();
 }

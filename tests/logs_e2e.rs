@@ -52,7 +52,9 @@ fn log_lines_inside_a_span_reach_the_collector_with_its_ids() {
     loggers.shutdown().unwrap();
     assert_eq!(grpc_stats.exported(), 1);
     assert_eq!(http_stats.exported(), 1);
-    let out = rotel.wait_for(
+    // Wait for both records and the lines rotel prints after each body (it writes a record
+    // over several writes).
+    let out = rotel.wait_for_settled(
         |o| o.matches("e2e-log-line inside my-operation").count() >= 2,
         Duration::from_secs(10),
     );

@@ -55,7 +55,7 @@ fn export_over(rotel: &Rotel, protocol: Protocol, tag: &str) -> String {
     provider.shutdown().unwrap();
     assert_eq!(stats.exported(), 3, "{tag}: three data points delivered");
     assert_eq!(stats.failed(), 0);
-    rotel.wait_for(
+    rotel.wait_for_settled(
         |o| o.contains(&format!("{tag}.counter")) && o.contains(&format!("{tag}.pf")),
         Duration::from_secs(10),
     )

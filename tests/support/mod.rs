@@ -185,6 +185,28 @@ impl Rotel {
     }
 }
 
+impl Rotel {
+    /// Like [`Rotel::wait_for`], then also waits until rotel has stopped printing (its output
+    /// unchanged for 300 ms, at most `timeout` more): rotel prints one request over many
+    /// writes, so the lines after the one `pred` looks for may not be there yet.
+    pub fn wait_for_settled(&self, pred: impl Fn(&str) -> bool, timeout: Duration) -> String {
+        let mut out = self.wait_for(pred, timeout);
+        let deadline = Instant::now() + timeout;
+        let mut still = 0;
+        while still < 3 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = self.output();
+            if now.len() == out.len() {
+                still += 1;
+            } else {
+                still = 0;
+                out = now;
+            }
+        }
+        out
+    }
+}
+
 impl Drop for Rotel {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -6,11 +6,14 @@
 //! the OS monotonic clock where the TSC is unreliable). Times from one thread are therefore
 //! monotonic between anchors, and within a second of the system clock's steps.
 
+#[cfg(not(miri))]
 use std::cell::Cell;
+#[cfg(not(miri))]
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Re-anchor to the system clock this often, to follow NTP adjustments.
+#[cfg(not(miri))]
 const ANCHOR_EVERY_NS: u64 = 1_000_000_000;
 
 #[cfg(not(miri))]

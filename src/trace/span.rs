@@ -244,19 +244,21 @@ impl Span {
     /// Ends the span now. Later calls (and drop) do nothing.
     #[inline]
     pub fn end(&mut self) {
-        self.end_at(None)
+        // Checked here, inline: ending an ended span (as drop does after `end`) costs no call.
+        if self.is_recording() {
+            self.end_at(None)
+        }
     }
 
     /// Ends the span at `timestamp`.
     pub fn end_with_timestamp(&mut self, timestamp: SystemTime) {
-        self.end_at(Some(to_unix_nanos(timestamp)))
+        if self.is_recording() {
+            self.end_at(Some(to_unix_nanos(timestamp)))
+        }
     }
 
-    #[inline]
+    /// Ends a recording span.
     fn end_at(&mut self, ts: Option<u64>) {
-        if !self.is_recording() {
-            return;
-        }
         let cx = self.span_context().clone();
         if let State::Live(live) = std::mem::replace(&mut self.state, State::Idle(cx)) {
             let Live { mut data } = live;
@@ -306,6 +308,7 @@ fn error_type_name<E: std::error::Error + ?Sized>(error: &E) -> String {
 }
 
 impl Drop for Span {
+    #[inline]
     fn drop(&mut self) {
         self.end();
     }

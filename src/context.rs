@@ -36,8 +36,69 @@ pub struct Context {
     values: Option<Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>>,
 }
 
+/// A thread's current context, and what it needs to handle guards dropped out of order.
+///
+/// Each guard keeps the context it replaced and its depth (1 for the oldest live guard).
+/// Guards dropped in order (the usual case) just put their context back. A guard dropped
+/// while a newer one is alive leaves the current context alone and files the context it
+/// replaced under its depth in `graves`; when the newer guard goes, it skips the dead guard's
+/// context and restores the one filed instead.
+struct Stack {
+    current: Context,
+    depth: usize,
+    graves: Vec<(usize, Context)>,
+}
+
 thread_local! {
-    static CURRENT: RefCell<Context> = RefCell::new(Context::default());
+    static CURRENT: RefCell<Stack> = const {
+        RefCell::new(Stack {
+            current: Context {
+                span: None,
+                values: None,
+            },
+            depth: 0,
+            graves: Vec::new(),
+        })
+    };
+}
+
+impl Stack {
+    /// Makes `cx` current; returns the context it replaces and the new guard's depth.
+    #[inline]
+    fn push(&mut self, cx: Context) -> (Context, usize) {
+        self.depth += 1;
+        (std::mem::replace(&mut self.current, cx), self.depth)
+    }
+
+    /// The guard at `depth`, which replaced `prev`, is dropped, and it is not the simple
+    /// case (the newest guard, with no dead guard filed). Returns the context the guard
+    /// attached when it was current, `None` when a newer guard is alive; and the contexts of
+    /// dead guards it skipped, for the caller to drop outside the borrow.
+    #[cold]
+    #[inline(never)]
+    fn pop_slow(&mut self, depth: usize, prev: Context) -> (Option<Context>, Vec<Context>) {
+        let mut skipped = Vec::new();
+        if depth != self.depth {
+            if depth < self.depth {
+                self.graves.push((depth, prev));
+            } else {
+                skipped.push(prev);
+            }
+            return (None, skipped);
+        }
+        let mut restore = prev;
+        let mut depth = depth - 1;
+        // The guards just below may be dead: skip their contexts.
+        while let Some(i) = self.graves.iter().position(|(d, _)| *d == depth) {
+            skipped.push(std::mem::replace(
+                &mut restore,
+                self.graves.swap_remove(i).1,
+            ));
+            depth -= 1;
+        }
+        self.depth = depth;
+        (Some(std::mem::replace(&mut self.current, restore)), skipped)
+    }
 }
 
 impl Context {
@@ -56,7 +117,7 @@ impl Context {
     pub fn map_current<T>(f: impl FnOnce(&Context) -> T) -> T {
         let mut f = Some(f);
         let res = CURRENT.try_with(|c| match c.try_borrow() {
-            Ok(cx) => f.take().map(|f| f(&cx)),
+            Ok(stack) => f.take().map(|f| f(&stack.current)),
             Err(_) => None,
         });
         match (res, f) {
@@ -126,18 +187,16 @@ impl Context {
     }
 
     /// Makes this context current on this thread until the returned guard is dropped, which
-    /// restores the previous one.
+    /// restores the previous one. Guards dropped out of order are handled: the current
+    /// context is always the one of the newest guard still alive.
+    #[inline]
     pub fn attach(self) -> ContextGuard {
-        let prev = CURRENT
-            .try_with(|c| {
-                c.try_borrow_mut()
-                    .ok()
-                    .map(|mut cur| std::mem::replace(&mut *cur, self))
-            })
+        let saved = CURRENT
+            .try_with(|c| c.try_borrow_mut().ok().map(|mut stack| stack.push(self)))
             .ok()
             .flatten();
         ContextGuard {
-            prev,
+            saved,
             _not_send: PhantomData,
         }
     }
@@ -154,40 +213,55 @@ impl fmt::Debug for Context {
 
 /// Restores the previously current context when dropped. Not `Send`: a guard belongs to the
 /// thread that attached it.
+///
+/// Guards are meant to be dropped in reverse order of attaching (as scopes do), but need not
+/// be: a guard dropped while a newer one is alive leaves the current context to the newer
+/// one, and when that one goes, the context from before both comes back.
 #[must_use = "the context is detached as soon as the guard is dropped"]
 pub struct ContextGuard {
-    prev: Option<Context>,
+    /// The context this guard replaced and its depth; `None` when attaching failed (the
+    /// thread is exiting) or once detached.
+    saved: Option<(Context, usize)>,
     _not_send: PhantomData<*const ()>,
 }
 
+/// Detaches the guard at `depth`, which replaced `prev`: returns the context it attached
+/// when it was current.
+#[inline]
+fn pop(prev: Context, depth: usize) -> Option<Context> {
+    CURRENT
+        .try_with(move |c| {
+            let Ok(mut stack) = c.try_borrow_mut() else {
+                return None;
+            };
+            if depth == stack.depth && stack.graves.is_empty() {
+                // The newest guard, nothing filed: put its context back.
+                stack.depth -= 1;
+                return Some(std::mem::replace(&mut stack.current, prev));
+            }
+            let (out, skipped) = stack.pop_slow(depth, prev);
+            drop(stack);
+            drop(skipped);
+            out
+        })
+        .ok()
+        .flatten()
+}
+
 impl ContextGuard {
-    /// Restores the previous context now and returns the one this guard attached (or
-    /// whatever was current in its place).
+    /// Detaches now and returns the context this guard attached, when it was current.
     pub(crate) fn detach(mut self) -> Option<Context> {
-        let prev = self.prev.take()?;
-        CURRENT
-            .try_with(|c| {
-                c.try_borrow_mut()
-                    .ok()
-                    .map(|mut cur| std::mem::replace(&mut *cur, prev))
-            })
-            .ok()
-            .flatten()
+        let (prev, depth) = self.saved.take()?;
+        pop(prev, depth)
     }
 }
 
 impl Drop for ContextGuard {
     fn drop(&mut self) {
-        if let Some(prev) = self.prev.take() {
-            let _ = CURRENT.try_with(|c| {
-                if let Ok(mut cur) = c.try_borrow_mut() {
-                    // Drop the detached context after releasing the borrow: dropping the last
-                    // handle of a span ends it, and ending must be able to read the context.
-                    let detached = std::mem::replace(&mut *cur, prev);
-                    drop(cur);
-                    drop(detached);
-                }
-            });
+        if let Some((prev, depth)) = self.saved.take() {
+            // Dropped here, after the borrow is released: dropping the last handle of a span
+            // ends it, and ending must be able to read the context.
+            drop(pop(prev, depth));
         }
     }
 }
@@ -254,5 +328,59 @@ mod tests {
         assert_eq!(Context::current().get::<Tag>(), Some(&Tag(1)));
         drop(g1);
         assert!(Context::current().get::<Tag>().is_none());
+    }
+
+    fn current_tag() -> Option<u32> {
+        Context::map_current(|cx| cx.get::<Tag>().map(|t| t.0))
+    }
+
+    #[test]
+    fn guards_dropped_out_of_order_restore_the_right_context() {
+        std::thread::spawn(|| {
+            let g1 = Context::new().with_value(Tag(1)).attach();
+            let g2 = Context::new().with_value(Tag(2)).attach();
+            let g3 = Context::new().with_value(Tag(3)).attach();
+            // The oldest goes first: the newest guard's context stays current.
+            drop(g1);
+            assert_eq!(current_tag(), Some(3));
+            // A guard in the middle, detached while a newer one is current: nothing to give
+            // back, and the current context stays.
+            assert!(g2.detach().is_none());
+            assert_eq!(current_tag(), Some(3));
+            // A new guard on top of the gaps, then the rest in order.
+            let g4 = Context::new().with_value(Tag(4)).attach();
+            assert_eq!(current_tag(), Some(4));
+            drop(g4);
+            assert_eq!(current_tag(), Some(3));
+            drop(g3);
+            // Every guard is gone: the context from before them all is back, and nothing is
+            // left filed.
+            assert_eq!(current_tag(), None);
+            CURRENT.with(|c| {
+                let stack = c.borrow();
+                assert_eq!(stack.depth, 0);
+                assert!(stack.graves.is_empty());
+            });
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_newer_guard_dropped_after_an_older_one_skips_it() {
+        std::thread::spawn(|| {
+            let base = Context::new().with_value(Tag(0)).attach();
+            let g1 = Context::new().with_value(Tag(1)).attach();
+            let g2 = Context::new().with_value(Tag(2)).attach();
+            drop(g1);
+            assert_eq!(current_tag(), Some(2));
+            drop(g2);
+            // Not Tag(1): its guard is gone.
+            assert_eq!(current_tag(), Some(0));
+            drop(base);
+            assert_eq!(current_tag(), None);
+        })
+        .join()
+        .unwrap();
     }
 }

@@ -108,6 +108,44 @@ fn nested_guards_nest_and_restore() {
 }
 
 #[test]
+fn span_guards_dropped_out_of_order_end_once_and_restore_the_context() {
+    let (_p, exporter, tracer) = setup();
+    // Fields drop in declaration order: the parent's guard goes before the child's.
+    struct Scopes {
+        _parent: otlp_sdk::trace::SpanGuard,
+        _child: otlp_sdk::trace::SpanGuard,
+    }
+    let parent = tracer.start_as_current_span("parent");
+    let child = tracer.start_as_current_span("child");
+    let child_cx = child.span_context().clone();
+    let scopes = Scopes {
+        _parent: parent,
+        _child: child,
+    };
+    {
+        let Scopes { _parent, _child } = scopes;
+        drop(_parent);
+        // The child's guard is alive: its span is still current, and a span started now is
+        // its child.
+        assert_eq!(get_current_span().span_context(), &child_cx);
+        tracer.start_span("grandchild").end();
+        drop(_child);
+    }
+    assert!(!get_current_span().span_context().is_valid());
+    let spans = exporter.finished_spans();
+    assert_eq!(spans.len(), 3, "each span ended exactly once");
+    let (p, c, g) = (
+        by_name(&spans, "parent"),
+        by_name(&spans, "child"),
+        by_name(&spans, "grandchild"),
+    );
+    assert_eq!(c.parent_span_id, p.span_context.span_id());
+    assert_eq!(g.parent_span_id, c.span_context.span_id());
+    // The parent ended first, when its guard dropped.
+    assert_eq!(spans[0].name.as_str(), "parent");
+}
+
+#[test]
 fn start_span_is_not_current_and_in_span_is() {
     let (_p, exporter, tracer) = setup();
     let mut s = tracer.start_span("detached");

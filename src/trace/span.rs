@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use crate::attributes::{collect_limited, upsert, KeyValue, StringValue};
+use crate::attributes::{collect_limited, KeyValue, StringValue};
 use crate::time::{now_unix_nanos, to_unix_nanos};
 use crate::trace::id::SpanContext;
 use crate::trace::limits::SpanLimits;
@@ -112,9 +112,7 @@ impl Span {
     pub fn set_attribute(&mut self, key: impl Into<StringValue>, value: impl Into<crate::Value>) {
         if let Some(l) = self.live() {
             let limits = l.limits().span_attrs();
-            if !upsert(&mut l.data.attributes, KeyValue::new(key, value), limits) {
-                l.data.dropped_attributes_count += 1;
-            }
+            l.data.upsert_attribute(KeyValue::new(key, value), limits);
         }
     }
 
@@ -123,9 +121,7 @@ impl Span {
         if let Some(l) = self.live() {
             let limits = l.limits().span_attrs();
             for kv in attributes {
-                if !upsert(&mut l.data.attributes, kv, limits) {
-                    l.data.dropped_attributes_count += 1;
-                }
+                l.data.upsert_attribute(kv, limits);
             }
         }
     }

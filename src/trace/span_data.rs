@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::attributes::{KeyValue, StringValue};
+use crate::attributes::{upsert, AttributeLimits, KeyValue, StringValue};
 use crate::scope::InstrumentationScope;
 use crate::trace::id::{SpanContext, SpanId};
 
@@ -153,4 +153,15 @@ pub struct SpanData {
     pub scope: InstrumentationScope,
     /// The provider that created the span (not part of the span's data).
     pub(crate) owner: crate::trace::provider::Owner,
+}
+
+impl SpanData {
+    /// Sets `kv` under `limits` (replacing a previous value for its key); an attribute the
+    /// limits refuse is counted in `dropped_attributes_count`.
+    #[inline]
+    pub(crate) fn upsert_attribute(&mut self, kv: KeyValue, limits: AttributeLimits) {
+        if !upsert(&mut self.attributes, kv, limits) {
+            self.dropped_attributes_count += 1;
+        }
+    }
 }

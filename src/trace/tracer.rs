@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::SystemTime;
 
-use crate::attributes::{collect_limited, upsert, KeyValue, StringValue};
+use crate::attributes::{collect_limited, KeyValue, StringValue};
 use crate::context::{Context, ContextGuard};
 use crate::scope::InstrumentationScope;
 use crate::time::{now_unix_nanos, to_unix_nanos};
@@ -150,20 +150,17 @@ impl Tracer {
         if !data.owner.is(&self.provider) {
             data.owner.set(&self.provider);
         }
+        // The builder's attributes, then the sampler's (which win on a shared key).
         if let Some(given) = b.attributes {
             for kv in given {
-                if !upsert(&mut data.attributes, kv, limits.span_attrs()) {
-                    data.dropped_attributes_count += 1;
-                }
+                data.upsert_attribute(kv, limits.span_attrs());
             }
         }
         if result.attributes.is_empty() {
             forget_empty(result.attributes);
         } else {
             for kv in result.attributes {
-                if !upsert(&mut data.attributes, kv, limits.span_attrs()) {
-                    data.dropped_attributes_count += 1;
-                }
+                data.upsert_attribute(kv, limits.span_attrs());
             }
         }
         if b.links.is_empty() {

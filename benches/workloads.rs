@@ -320,6 +320,9 @@ mod export {
             *self.1.last_done.lock().unwrap() = Some(Instant::now());
             r
         }
+        fn held(&mut self) -> usize {
+            self.0.held()
+        }
         fn set_resource(&mut self, r: &Resource) {
             self.0.set_resource(r)
         }

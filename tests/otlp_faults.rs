@@ -482,6 +482,114 @@ fn batch_processor_delivers_through_the_exporter() {
     );
 }
 
+/// Waits (up to 5 s) until `cond` holds.
+fn wait_until(cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !cond() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn requests_beyond_max_in_flight_wait_their_turn_while_export_returns() {
+    let collector = FakeHttpCollector::start(vec![]);
+    collector.pause();
+    let mut exp = exporter(
+        &collector.url("/v1/traces"),
+        Protocol::HttpProtobuf,
+        Duration::from_secs(10),
+    )
+    .with_max_in_flight(2);
+    let stats = exp.stats();
+    // Six batches handed over while the collector answers nothing: no call waits for it.
+    let batches: Vec<_> = (0..6).map(|_| make_spans(10)).collect();
+    for b in &batches {
+        exp.export(b).expect("handed over");
+    }
+    assert_eq!(
+        exp.held(),
+        60,
+        "spans are held until their request completes"
+    );
+    assert_eq!(stats.exported(), 0);
+    // Two requests are on the wire; the other four wait for a free slot.
+    wait_until(|| collector.received().len() >= 2);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(collector.received().len(), 2);
+    collector.resume();
+    exp.force_flush().expect("everything delivered");
+    assert_eq!(exp.held(), 0);
+    assert_eq!((stats.exported(), stats.failed()), (60, 0));
+    assert_eq!(collector.max_concurrent(), 2);
+    // Each batch once; the first two on the wire were the first two exported (two requests
+    // in flight at once may arrive in either order).
+    let which: Vec<usize> = collector
+        .received()
+        .iter()
+        .map(|req| {
+            let first = &decode_http(req).resource_spans[0].scope_spans[0].spans[0];
+            batches
+                .iter()
+                .position(|b| first.span_id == b[0].span_context.span_id().to_bytes())
+                .expect("a batch that was exported")
+        })
+        .collect();
+    let mut sorted = which.clone();
+    sorted.sort();
+    assert_eq!(sorted, [0, 1, 2, 3, 4, 5]);
+    assert!(
+        which[..2].contains(&0) && which[..2].contains(&1),
+        "{which:?}"
+    );
+}
+
+#[test]
+fn spans_held_in_requests_count_against_the_batch_queue() {
+    use otlp_sdk::pipeline::BatchConfig;
+    use otlp_sdk::trace::BatchSpanProcessor;
+    let collector = FakeHttpCollector::start(vec![]);
+    collector.pause();
+    let exp = exporter(
+        &collector.url("/v1/traces"),
+        Protocol::HttpProtobuf,
+        Duration::from_secs(10),
+    )
+    .with_max_in_flight(2);
+    let stats = exp.stats();
+    let processor = BatchSpanProcessor::with_config(
+        exp,
+        BatchConfig {
+            max_queue_size: 32,
+            max_export_batch_size: 8,
+            scheduled_delay: Duration::from_millis(5),
+            export_timeout: Duration::from_secs(10),
+        },
+    );
+    let provider = TracerProvider::builder()
+        .with_span_processor(processor)
+        .build();
+    let tracer = provider.tracer("held");
+    // The exporter takes batches without waiting, but the collector answers none: once it
+    // holds 32 spans the queue is full, though the processor's rings are empty.
+    for i in 0..200 {
+        tracer.start_span(format!("h{i}")).end();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let st = provider.pipeline_stats();
+    assert_eq!(st.accepted + st.dropped, 200);
+    // 32, plus at most one batch taken in the moment before its spans are counted as held.
+    assert!((32..=40).contains(&st.accepted), "{st:?}");
+    collector.resume();
+    provider.shutdown().unwrap();
+    assert_eq!(stats.exported(), st.accepted);
+    let delivered: usize = collector
+        .received()
+        .iter()
+        .map(|r| span_count(&[decode_http(r)]))
+        .sum();
+    assert_eq!(delivered as u64, st.accepted);
+}
+
 #[test]
 fn grpc_over_tls_with_a_custom_ca() {
     let collector = FakeGrpcCollector::start_with(vec![], Some(server_tls(false)));

@@ -6,7 +6,8 @@
 //! producing threads share is a counter each updates once per 32 pushes. When the queue is
 //! full the item is dropped and
 //! counted; the application thread never waits. `max_queue_size` bounds all the rings of a
-//! processor together. One named background thread per processor
+//! processor together, with the items its exporter still holds in requests not yet
+//! completed. One named background thread per processor
 //! reads every thread's ring in bulk, forms batches by size or on a timer, and hands each
 //! batch to the exporter.
 //!
@@ -34,7 +35,8 @@ pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Settings of a batch processor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BatchConfig {
-    /// Maximum items waiting for export; more are dropped (default 2048). Producing threads
+    /// Maximum items waiting for export, counting those the exporter holds in requests not
+    /// yet completed; more are dropped (default 2048). Producing threads
     /// have rings of their own and report to the shared count 32 pushes at a time, so the
     /// bound may be passed by up to 31 items per producing thread.
     pub max_queue_size: usize,

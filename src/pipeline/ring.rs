@@ -97,6 +97,11 @@ impl Budget {
     pub(super) fn release(&self, n: usize) {
         self.queued.fetch_sub(n as isize, Ordering::Relaxed);
     }
+
+    /// Counts `n` items held outside the rings (by the exporter) against the queue.
+    pub(super) fn charge(&self, n: usize) {
+        self.queued.fetch_add(n as isize, Ordering::Relaxed);
+    }
 }
 
 /// The largest first ring of a thread, in items; rings grow (doubling, up to the whole queue)

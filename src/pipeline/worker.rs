@@ -19,6 +19,10 @@ const BUSY_POLL: Duration = Duration::from_micros(500);
 /// Pauses between two polls of the rings while the worker waits for a batch.
 const SPINS_PER_POLL: u32 = 64;
 
+/// While the exporter holds items of earlier batches, the sleeping worker looks this often
+/// whether it has let them go, so that their room in the queue is given back promptly.
+const HELD_POLL: Duration = Duration::from_millis(1);
+
 pub(super) struct Worker<T, E> {
     shared: Arc<Shared<T>>,
     control: Receiver<Control>,
@@ -32,6 +36,8 @@ pub(super) struct Worker<T, E> {
     /// flush fails when what it waited for did (even if a busy worker had already exported
     /// those items before reading the flush request).
     failure_since_flush: Option<SdkError>,
+    /// Items the exporter still holds (see [`BatchExport::held`]), counted in the budget.
+    charged: usize,
 }
 
 impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
@@ -51,18 +57,25 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
             rings: Vec::new(),
             start: 0,
             failure_since_flush: None,
+            charged: 0,
         }
     }
 
     pub(super) fn run(mut self) {
         let mut next_timer = Instant::now() + self.delay;
         loop {
-            match self.control.recv_deadline(next_timer) {
+            let wake_at = if self.charged > 0 {
+                next_timer.min(Instant::now() + HELD_POLL)
+            } else {
+                next_timer
+            };
+            match self.control.recv_deadline(wake_at) {
                 Ok(Control::Wake) => self.run_busy(),
                 Ok(Control::Resource(r)) => self.exporter.set_resource(&r),
                 Ok(Control::Flush(ack)) => {
                     let _ = self.drain_all();
                     let flushed = self.exporter.force_flush();
+                    self.sync_held();
                     let res = match self.failure_since_flush.take() {
                         Some(e) => Err(e),
                         None => flushed,
@@ -75,6 +88,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                     self.failure_since_flush = None;
                     let _ = self.drain_all();
                     let closed = self.exporter.shutdown();
+                    self.sync_held();
                     let res = match self.failure_since_flush.take() {
                         Some(e) => Err(e),
                         None => closed,
@@ -83,6 +97,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                     let _ = ack.send(res);
                     return;
                 }
+                Err(RecvTimeoutError::Timeout) if Instant::now() < next_timer => self.sync_held(),
                 Err(RecvTimeoutError::Timeout) => {
                     let _ = self.drain_all();
                     next_timer = Instant::now() + self.delay;
@@ -123,6 +138,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                     std::hint::spin_loop();
                 }
                 self.adopt();
+                self.sync_held();
                 if idle_since.elapsed() >= BUSY_POLL {
                     // About to block: let producers wake us again, then re-check so that a
                     // batch completed in between is not left waiting for the timer.
@@ -254,6 +270,21 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
         }
         self.exporter.recycle(&mut self.batch);
         self.batch.clear();
+        self.sync_held();
         Some(res)
+    }
+
+    /// Keeps the items the exporter still holds counted in the queue's budget: an exporter
+    /// that returns before its requests complete (so that the next batch is encoded while
+    /// earlier ones travel) must not let the processor hold more than `max_queue_size`.
+    #[inline]
+    fn sync_held(&mut self) {
+        let held = self.exporter.held();
+        if held > self.charged {
+            self.shared.budget.charge(held - self.charged);
+        } else if held < self.charged {
+            self.shared.budget.release(self.charged - held);
+        }
+        self.charged = held;
     }
 }

@@ -23,6 +23,14 @@ crate::pipeline::pipeline_item!(Box<SpanData>, discard = crate::trace::pool::giv
 pub trait SpanExporter: Send + fmt::Debug + 'static {
     /// Exports a batch.
     fn export(&mut self, batch: &[Box<SpanData>]) -> SdkResult;
+    /// Spans of earlier `export` calls that the exporter still holds: an exporter may return
+    /// from `export` once a batch is encoded and queued for sending, and finish the request
+    /// later. The batch processor counts these spans against its `max_queue_size`, so what
+    /// it and its exporter hold together stays bounded. The default, for exporters that are
+    /// done with a batch when `export` returns, is 0.
+    fn held(&mut self) -> usize {
+        0
+    }
     /// Called once, before the first export, with the provider's resource.
     fn set_resource(&mut self, _resource: &Resource) {}
     /// Flushes anything the exporter buffers.
@@ -124,6 +132,9 @@ struct ExportSpans(Box<dyn SpanExporter>);
 impl BatchExport<Box<SpanData>> for ExportSpans {
     fn export(&mut self, batch: &[Box<SpanData>]) -> SdkResult {
         self.0.export(batch)
+    }
+    fn held(&mut self) -> usize {
+        self.0.held()
     }
     fn recycle(&mut self, batch: &mut Vec<Box<SpanData>>) {
         crate::trace::pool::recycle(batch)

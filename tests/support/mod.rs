@@ -273,6 +273,11 @@ impl HttpRequest {
 struct HttpState {
     script: VecDeque<HttpReply>,
     received: Vec<HttpRequest>,
+    /// While set, requests are read and recorded but not answered.
+    paused: bool,
+    /// Requests read and not yet answered, and the most there ever were.
+    active: usize,
+    max_active: usize,
 }
 
 /// A minimal HTTP/1.1 server on 127.0.0.1: answers each request with the next scripted
@@ -306,7 +311,7 @@ impl FakeHttpCollector {
     ) -> Self {
         let state = Arc::new(Mutex::new(HttpState {
             script: script.into(),
-            received: Vec::new(),
+            ..HttpState::default()
         }));
         let rt = RuntimeThread::new();
         let listener = std_listener(port);
@@ -353,6 +358,20 @@ impl FakeHttpCollector {
 
     pub fn received(&self) -> Vec<HttpRequest> {
         self.state.lock().unwrap().received.clone()
+    }
+
+    /// Holds every reply (requests are still read and recorded) until [`Self::resume`].
+    pub fn pause(&self) {
+        self.state.lock().unwrap().paused = true;
+    }
+
+    pub fn resume(&self) {
+        self.state.lock().unwrap().paused = false;
+    }
+
+    /// The most requests that were ever received and not yet answered at the same time.
+    pub fn max_concurrent(&self) -> usize {
+        self.state.lock().unwrap().max_active
     }
 }
 
@@ -428,10 +447,15 @@ where
                 body,
                 gzipped,
             });
+            s.active += 1;
+            s.max_active = s.max_active.max(s.active);
             s.script
                 .pop_front()
                 .unwrap_or_else(|| HttpReply::status(200))
         };
+        while st.lock().unwrap().paused {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         if !reply.delay.is_zero() {
             tokio::time::sleep(reply.delay).await;
         }
@@ -446,6 +470,7 @@ where
         out.push_str("\r\n");
         let mut bytes = out.into_bytes();
         bytes.extend_from_slice(&reply.body);
+        st.lock().unwrap().active -= 1;
         if sock.write_all(&bytes).await.is_err() {
             return;
         }

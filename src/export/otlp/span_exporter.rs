@@ -9,7 +9,7 @@ use super::json::OtlpJson;
 use super::transport::{ExportStats, OtlpClient, Pending};
 use super::wire;
 use super::OtlpExporterBuilder;
-use crate::error::{ConfigError, SdkResult};
+use crate::error::{ConfigError, SdkError, SdkResult};
 use crate::proto::collector::trace::v1::ExportTraceServiceRequest;
 use crate::resource::Resource;
 use crate::trace::{SpanData, SpanExporter};
@@ -21,11 +21,20 @@ use crate::trace::{SpanData, SpanExporter};
 pub struct OtlpSpanExporter {
     client: OtlpClient,
     resource: Resource,
-    /// Requests sent whose outcome is not collected yet (at most `max_in_flight - 1` between
-    /// calls).
+    /// Requests handed to the transport whose outcome is not collected yet, oldest first.
     in_flight: VecDeque<Pending>,
     max_in_flight: usize,
+    /// Spans in `in_flight`.
+    held: usize,
+    /// The first failure collected when no call was waiting for it; the next `export` or
+    /// `force_flush` returns it.
+    failure: Option<SdkError>,
 }
+
+/// With more than one request in flight, `export` waits only once this many requests are
+/// held. Inside a batch processor, which counts held spans against its queue, the queue size
+/// is the real bound; this one bounds an exporter used on its own.
+const MAX_HELD_REQUESTS: usize = 256;
 
 impl OtlpSpanExporter {
     /// A builder; settings not given come from the environment, then the defaults.
@@ -40,31 +49,52 @@ impl OtlpSpanExporter {
         self.client.stats()
     }
 
-    /// Lets up to `n` requests be in flight at once (default 1). With `n > 1`, `export`
-    /// returns as soon as the batch is encoded and handed to the transport while fewer than
-    /// `n` requests are outstanding, so the next batch is encoded while earlier ones travel:
-    /// throughput rises, and each `export` result then reports the hand-off plus the outcome
-    /// of the earlier requests it waited for. `force_flush` and `shutdown` wait for every
-    /// request. Per-span outcomes are always exact in [`OtlpSpanExporter::stats`].
+    /// Lets up to `n` requests be on the wire at once (default 1: each `export` waits for
+    /// its request's outcome). With `n > 1`, `export` returns as soon as the batch is encoded
+    /// and handed to the transport, which sends up to `n` requests at a time, in order: the
+    /// next batches are encoded while earlier ones travel, and their spans' records are
+    /// recycled at once. A batch processor counts the spans of requests not yet completed
+    /// against its queue size ([`SpanExporter::held`]). Each `export` result then reports
+    /// the hand-off plus the first failure collected since the previous call. `force_flush`
+    /// and `shutdown` wait for every request. Per-span outcomes are always exact in
+    /// [`OtlpSpanExporter::stats`].
     pub fn with_max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n.max(1);
+        self.client.set_max_concurrent(self.max_in_flight);
         self
     }
 
-    /// Collects outcomes until at most `keep` requests are outstanding; the first failure is
-    /// returned (all are counted in the stats and the failures reported).
+    /// Collects outcomes until at most `keep` requests are outstanding, then those already
+    /// known; the first failure is returned (all are counted in the stats).
     fn settle(&mut self, keep: usize) -> SdkResult {
-        let mut res = Ok(());
         while self.in_flight.len() > keep {
             if let Some(p) = self.in_flight.pop_front() {
-                if let Err(e) = self.client.complete::<ExportTraceServiceRequest>(p) {
-                    if res.is_ok() {
-                        res = Err(e);
-                    }
-                }
+                self.held -= p.items() as usize;
+                let outcome = self.client.complete::<ExportTraceServiceRequest>(p);
+                self.note(outcome);
             }
         }
-        res
+        self.collect_ready();
+        self.failure.take().map_or(Ok(()), Err)
+    }
+
+    /// Collects the outcomes of the oldest requests that have completed, without waiting.
+    fn collect_ready(&mut self) {
+        while let Some(p) = self.in_flight.front() {
+            let Some(outcome) = self.client.poll::<ExportTraceServiceRequest>(p) else {
+                break;
+            };
+            self.held -= p.items() as usize;
+            self.in_flight.pop_front();
+            self.note(outcome);
+        }
+    }
+
+    /// Keeps the first failure for the next caller.
+    fn note(&mut self, outcome: SdkResult) {
+        if let Err(e) = outcome {
+            self.failure.get_or_insert(e);
+        }
     }
 }
 
@@ -77,6 +107,8 @@ impl OtlpExporterBuilder<OtlpSpanExporter> {
             resource: Resource::default(),
             in_flight: VecDeque::new(),
             max_in_flight: 1,
+            held: 0,
+            failure: None,
         })
     }
 }
@@ -109,12 +141,22 @@ impl SpanExporter for OtlpSpanExporter {
             wire::encode_trace_request(&self.resource, batch, &mut body);
             body
         };
-        let submitted = self
-            .client
-            .submit(body, batch.len())
-            .map(|p| self.in_flight.push_back(p));
-        let settled = self.settle(self.max_in_flight - 1);
+        let submitted = self.client.submit(body, batch.len()).map(|p| {
+            self.held += batch.len();
+            self.in_flight.push_back(p);
+        });
+        let keep = if self.max_in_flight == 1 {
+            0
+        } else {
+            MAX_HELD_REQUESTS
+        };
+        let settled = self.settle(keep);
         submitted.and(settled)
+    }
+
+    fn held(&mut self) -> usize {
+        self.collect_ready();
+        self.held
     }
 
     fn force_flush(&mut self) -> SdkResult {

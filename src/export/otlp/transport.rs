@@ -131,9 +131,18 @@ pub(crate) struct Pending {
     items: u64,
 }
 
+impl Pending {
+    /// The items the request carries.
+    pub(crate) fn items(&self) -> u64 {
+        self.items
+    }
+}
+
 struct Job {
     body: Bytes,
     reply: mpsc::SyncSender<Result<Bytes, SdkError>>,
+    /// Requests of this client that may be on the wire at once.
+    limit: Arc<tokio::sync::Semaphore>,
 }
 
 /// The OTLP client of one signal: builds the transport once, then exports any request of
@@ -147,6 +156,9 @@ pub struct OtlpClient {
     jobs: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Job>>>,
     worker: Mutex<Option<JoinHandle<()>>>,
     stats: ExportStats,
+    /// Requests on the wire at once (see [`OtlpClient::set_max_concurrent`]); later ones wait
+    /// in order on the export thread.
+    limit: Arc<tokio::sync::Semaphore>,
 }
 
 impl fmt::Debug for OtlpClient {
@@ -206,7 +218,15 @@ impl OtlpClient {
             jobs: Mutex::new(Some(jobs_tx)),
             worker: Mutex::new(Some(worker)),
             stats,
+            limit: Arc::new(tokio::sync::Semaphore::new(1)),
         })
+    }
+
+    /// Lets up to `n` submitted requests be on the wire at once (default 1); requests
+    /// submitted beyond that wait on the export thread, in order, and their export timeout
+    /// starts when they are sent.
+    pub(crate) fn set_max_concurrent(&mut self, n: usize) {
+        self.limit = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
     }
 
     /// The client's counters (a shared handle: it stays current).
@@ -263,6 +283,7 @@ impl OtlpClient {
             jobs.send(Job {
                 body: Bytes::from(body),
                 reply: reply_tx,
+                limit: self.limit.clone(),
             })
             .map_err(|_| fail(SdkError::failed("the export thread has stopped")))?;
         }
@@ -276,10 +297,9 @@ impl OtlpClient {
     /// rejected items are counted and reported once), or the error after retries or at the
     /// timeout.
     pub(crate) fn complete<R: OtlpRequest>(&self, pending: Pending) -> SdkResult {
-        debug_assert_eq!(R::SIGNAL, self.signal, "request of another signal");
-        let items = pending.items;
-        // The export thread enforces the timeout; the margin only guards against a stuck
-        // thread.
+        // The export thread enforces the timeout (from when the request is sent, and a
+        // request waited on here is being sent: the ones before it have completed); the
+        // margin only guards against a stuck thread.
         let reply = match pending
             .reply
             .recv_timeout(self.timeout + Duration::from_secs(2))
@@ -290,6 +310,25 @@ impl OtlpClient {
                 Err(SdkError::failed("the export thread has stopped"))
             }
         };
+        self.account::<R>(pending.items, reply)
+    }
+
+    /// Like [`OtlpClient::complete`] without waiting: `None` while the request is still
+    /// queued or in flight.
+    pub(crate) fn poll<R: OtlpRequest>(&self, pending: &Pending) -> Option<SdkResult> {
+        let reply = match pending.reply.try_recv() {
+            Ok(r) => r,
+            Err(mpsc::TryRecvError::Empty) => return None,
+            Err(mpsc::TryRecvError::Disconnected) => {
+                Err(SdkError::failed("the export thread has stopped"))
+            }
+        };
+        Some(self.account::<R>(pending.items, reply))
+    }
+
+    /// Counts the outcome of a request of `items` items.
+    fn account<R: OtlpRequest>(&self, items: u64, reply: Result<Bytes, SdkError>) -> SdkResult {
+        debug_assert_eq!(R::SIGNAL, self.signal, "request of another signal");
         let result = reply.and_then(|resp| self.decode::<R>(&resp));
         match result {
             Ok(rejected) => {
@@ -423,11 +462,16 @@ fn run(
         let timeout = config.timeout;
         let policy = config.retry.clone();
         while let Some(job) = jobs.recv().await {
+            // Jobs are taken in order, each once a slot on the wire is free.
+            let Ok(permit) = job.limit.clone().acquire_owned().await else {
+                continue;
+            };
             let sender = sender.clone();
             let policy = policy.clone();
             let stats = stats.clone();
             tokio::spawn(async move {
                 let r = send_with_retry(&sender, job.body, timeout, &policy, &stats).await;
+                drop(permit);
                 let _ = job.reply.send(r);
             });
         }

@@ -360,12 +360,34 @@ const MAX_SLOTS: usize = 8;
 /// its guard (see [`SpanRc::pair_in`]).
 #[inline]
 pub(crate) fn shared_pair(span: Span) -> (SpanRc<SharedSpan>, SpanRc<SharedSpan>) {
-    let slot = SLOTS
+    SpanRc::pair_in(slot(), SharedSpan::new(span))
+}
+
+/// [`shared_pair`] for a recording span given by its record. The node is built from the
+/// record's pointer: moving a whole `Span` just written would read it back in 16-byte
+/// blocks right after narrower writes, which stalls.
+#[inline]
+pub(crate) fn shared_pair_recording(
+    data: Box<SpanData>,
+) -> (SpanRc<SharedSpan>, SpanRc<SharedSpan>) {
+    let cx = data.span_context.clone();
+    SpanRc::pair_in(
+        slot(),
+        SharedSpan {
+            cx,
+            span: Mutex::new(Span::recording(data)),
+        },
+    )
+}
+
+/// An allocation for a current span's node: this thread's last free one, or a new one.
+#[inline]
+fn slot() -> Slot<SharedSpan> {
+    SLOTS
         .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
         .ok()
         .flatten()
-        .unwrap_or_else(Box::new_uninit);
-    SpanRc::pair_in(slot, SharedSpan::new(span))
+        .unwrap_or_else(Box::new_uninit)
 }
 
 /// Ends a current span whose guard is dropping: `guard` is the guard's reference, `context`

@@ -13,7 +13,7 @@ use crate::trace::pool;
 use crate::trace::provider::ProviderHandle;
 use crate::trace::sampler::{SamplingDecision, SamplingResult};
 use crate::trace::span::{self, Span, SpanHandle};
-use crate::trace::span_data::{Link, SpanKind, Status};
+use crate::trace::span_data::{Link, SpanData, SpanKind, Status};
 
 /// Starts spans for one instrumentation scope. Cheap to clone.
 ///
@@ -40,7 +40,7 @@ impl Tracer {
     /// Starts a span, child of the current span (if any). It is not made current.
     #[inline]
     pub fn start_span(&self, name: impl Into<StringValue>) -> Span {
-        Context::map_current(|cx| self.build(SpanBuilder::new(name.into()), cx))
+        Context::map_current(|cx| self.build(&mut SpanBuilder::new(name.into()), cx))
     }
 
     /// Alias of [`Tracer::start_span`].
@@ -51,7 +51,7 @@ impl Tracer {
 
     /// Starts a span as a child of the span in `parent`.
     pub fn start_with_context(&self, name: impl Into<StringValue>, parent: &Context) -> Span {
-        self.build(SpanBuilder::new(name.into()), parent)
+        self.build(&mut SpanBuilder::new(name.into()), parent)
     }
 
     /// Starts a span and makes it current until the returned guard drops; then the span ends
@@ -90,8 +90,21 @@ impl Tracer {
         SpanBuilder::new(name.into())
     }
 
+    /// Builds the span `b` describes, taking what it needs out of `b`. By reference rather
+    /// than by value: moving the builder (written field by field a moment before) into a
+    /// closure copies it in 16-byte blocks, and such a load of narrower fresh stores stalls.
     #[inline(always)]
-    fn build(&self, b: SpanBuilder, cx: &Context) -> Span {
+    fn build(&self, b: &mut SpanBuilder, cx: &Context) -> Span {
+        match self.build_parts(b, cx) {
+            Ok(data) => Span::recording(data),
+            Err(span_context) => Span::non_recording(span_context),
+        }
+    }
+
+    /// [`Tracer::build`]'s work: the record of a recording span, or the context of a
+    /// non-recording one.
+    #[inline(always)]
+    fn build_parts(&self, b: &mut SpanBuilder, cx: &Context) -> Result<Box<SpanData>, SpanContext> {
         let parent_cx = match &b.parent {
             Some(p) => p,
             None => cx,
@@ -116,18 +129,25 @@ impl Tracer {
         };
         let sampled = result.decision == SamplingDecision::RecordAndSample;
         let flags = psc.trace_flags().with_sampled(sampled);
-        let span_context = SpanContext::new(trace_id, span_id, flags, false, result.trace_state);
         if result.decision == SamplingDecision::Drop
             || self.provider.is_shut_down()
             || !self.provider.has_processors()
         {
-            return Span::non_recording(span_context);
+            return Err(SpanContext::new(
+                trace_id,
+                span_id,
+                flags,
+                false,
+                result.trace_state,
+            ));
         }
         // Read only where attributes or links need them (not on the common path).
         let limits = &self.provider.limits;
         // A recycled record: its vectors are empty but keep their capacity.
         let mut data = pool::take();
-        data.span_context = span_context;
+        // Built in place: a context built on the stack and then moved in would be read back
+        // in 16-byte blocks right after being written field by field, which stalls.
+        data.span_context = SpanContext::new(trace_id, span_id, flags, false, result.trace_state);
         data.parent_span_id = if has_parent {
             psc.span_id()
         } else {
@@ -135,7 +155,7 @@ impl Tracer {
         };
         data.parent_is_remote = has_parent && psc.is_remote();
         data.kind = b.kind;
-        data.name = b.name;
+        data.name = std::mem::take(&mut b.name);
         data.start_time_unix_nano = b.start_time.map_or_else(now_unix_nanos, to_unix_nanos);
         data.end_time_unix_nano = 0;
         data.dropped_attributes_count = 0;
@@ -151,7 +171,7 @@ impl Tracer {
             data.owner.set(&self.provider);
         }
         // The builder's attributes, then the sampler's (which win on a shared key).
-        if let Some(given) = b.attributes {
+        if let Some(given) = b.attributes.take() {
             for kv in given {
                 data.upsert_attribute(kv, limits.span_attrs());
             }
@@ -163,10 +183,8 @@ impl Tracer {
                 data.upsert_attribute(kv, limits.span_attrs());
             }
         }
-        if b.links.is_empty() {
-            forget_empty(b.links);
-        } else {
-            for l in b.links {
+        if !b.links.is_empty() {
+            for l in std::mem::take(&mut b.links) {
                 if data.links.len() >= limits.max_links_per_span as usize {
                     data.dropped_links_count += 1;
                     continue;
@@ -180,7 +198,7 @@ impl Tracer {
             }
         }
         self.provider.on_start(&mut data, parent_cx);
-        Span::recording(data)
+        Ok(data)
     }
 }
 
@@ -257,16 +275,18 @@ impl SpanBuilder {
         self
     }
     /// Starts the span (not current).
-    pub fn start(self, tracer: &Tracer) -> Span {
-        Context::map_current(|cx| tracer.build(self, cx))
+    pub fn start(mut self, tracer: &Tracer) -> Span {
+        Context::map_current(|cx| tracer.build(&mut self, cx))
     }
     /// Starts the span and makes it current until the guard drops.
-    pub fn start_as_current(self, tracer: &Tracer) -> SpanGuard {
+    pub fn start_as_current(mut self, tracer: &Tracer) -> SpanGuard {
         // Build the span and its context from the current one in place (no clone of it): one
         // reference to the span in the context, one in the guard.
         let (handle, cx) = Context::map_current(|cx| {
-            let span = tracer.build(self, cx);
-            let (mine, theirs) = span::shared_pair(span);
+            let (mine, theirs) = match tracer.build_parts(&mut self, cx) {
+                Ok(data) => span::shared_pair_recording(data),
+                Err(span_context) => span::shared_pair(Span::non_recording(span_context)),
+            };
             (SpanHandle::new(Some(mine)), cx.with_shared_span(theirs))
         });
         SpanGuard {

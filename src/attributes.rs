@@ -351,6 +351,7 @@ pub(crate) struct AttributeLimits {
 /// Inserts or replaces `kv` in `attrs` under `limits`. Returns `false` when the attribute
 /// was dropped because the collection is full or the key is empty (a replacement of an existing key is never
 /// dropped, as the specification requires).
+#[inline(always)]
 pub(crate) fn upsert(attrs: &mut Vec<KeyValue>, mut kv: KeyValue, limits: AttributeLimits) -> bool {
     if kv.key.is_empty() {
         return false; // the specification requires non-empty keys

@@ -40,7 +40,7 @@ impl Tracer {
     /// Starts a span, child of the current span (if any). It is not made current.
     #[inline]
     pub fn start_span(&self, name: impl Into<StringValue>) -> Span {
-        Context::map_current(|cx| self.build(&mut SpanBuilder::new(name.into()), cx))
+        self.build_in_current(&mut SpanBuilder::new(name.into()))
     }
 
     /// Alias of [`Tracer::start_span`].
@@ -98,6 +98,26 @@ impl Tracer {
         match self.build_parts(b, cx) {
             Ok(data) => Span::recording(data),
             Err(span_context) => Span::non_recording(span_context),
+        }
+    }
+
+    /// [`Tracer::build`] under the current context. Only the record's pointer comes back out
+    /// of the thread-local access (the context of a non-recording span goes through `idle`):
+    /// a whole `Span` would be moved through `Option` and `Result` wrappers, read back in
+    /// 16-byte blocks right after being written field by field, which stalls.
+    #[inline(always)]
+    fn build_in_current(&self, b: &mut SpanBuilder) -> Span {
+        let mut idle = None;
+        let data = Context::map_current(|cx| match self.build_parts(b, cx) {
+            Ok(data) => Some(data),
+            Err(span_context) => {
+                idle = Some(span_context);
+                None
+            }
+        });
+        match data {
+            Some(data) => Span::recording(data),
+            None => Span::non_recording(idle.unwrap_or(SpanContext::INVALID)),
         }
     }
 
@@ -276,7 +296,7 @@ impl SpanBuilder {
     }
     /// Starts the span (not current).
     pub fn start(mut self, tracer: &Tracer) -> Span {
-        Context::map_current(|cx| tracer.build(&mut self, cx))
+        tracer.build_in_current(&mut self)
     }
     /// Starts the span and makes it current until the guard drops.
     pub fn start_as_current(mut self, tracer: &Tracer) -> SpanGuard {

@@ -560,6 +560,45 @@ mod tests {
     }
 
     #[test]
+    fn a_worker_waiting_on_held_items_backs_off() {
+        // An exporter that never lets go, as while a collector is down and requests retry:
+        // the sleeping worker keeps looking, but less and less often (up to every 64 ms).
+        #[derive(Clone, Default)]
+        struct Stuck {
+            held: Arc<AtomicUsize>,
+            looks: Arc<AtomicUsize>,
+        }
+        impl BatchExport<u32> for Stuck {
+            fn export(&mut self, batch: &[u32]) -> SdkResult {
+                self.held.fetch_add(batch.len(), Ordering::SeqCst);
+                Ok(())
+            }
+            fn held(&mut self) -> usize {
+                self.looks.fetch_add(1, Ordering::SeqCst);
+                self.held.load(Ordering::SeqCst)
+            }
+        }
+        let e = Stuck::default();
+        let p = BatchPipeline::new(e.clone(), cfg(64, 4), "test-bsp");
+        for i in 0..32 {
+            p.push(i); // the 32nd push wakes the worker, which exports everything
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while e.held.load(Ordering::SeqCst) < 32 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(e.held.load(Ordering::SeqCst), 32);
+        std::thread::sleep(Duration::from_millis(200));
+        let before = e.looks.load(Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(500));
+        let looks = e.looks.load(Ordering::SeqCst) - before;
+        // Every 64 ms by now: about 8 looks in 500 ms (every 1 ms would be about 500).
+        assert!((1..=40).contains(&looks), "{looks} looks in 500 ms");
+        e.held.store(0, Ordering::SeqCst);
+        p.shutdown().unwrap();
+    }
+
+    #[test]
     fn items_pushed_after_the_worker_exited_count_as_dropped() {
         let c = Count::default();
         let p = BatchPipeline::new(c.clone(), cfg(100, 10), "test-bsp");

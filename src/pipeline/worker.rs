@@ -19,9 +19,12 @@ const BUSY_POLL: Duration = Duration::from_micros(500);
 /// Pauses between two polls of the rings while the worker waits for a batch.
 const SPINS_PER_POLL: u32 = 64;
 
-/// While the exporter holds items of earlier batches, the sleeping worker looks this often
-/// whether it has let them go, so that their room in the queue is given back promptly.
+/// While the exporter holds items of earlier batches, the sleeping worker looks whether it
+/// has let them go, so that their room in the queue is given back promptly: first after
+/// `HELD_POLL`, then twice as long each time nothing changed, up to `HELD_POLL_MAX` (a
+/// collector that stays slow or down does not cost a wake-up every millisecond).
 const HELD_POLL: Duration = Duration::from_millis(1);
+const HELD_POLL_MAX: Duration = Duration::from_millis(64);
 
 pub(super) struct Worker<T, E> {
     shared: Arc<Shared<T>>,
@@ -38,6 +41,8 @@ pub(super) struct Worker<T, E> {
     failure_since_flush: Option<SdkError>,
     /// Items the exporter still holds (see [`BatchExport::held`]), counted in the budget.
     charged: usize,
+    /// How long the sleeping worker waits before it looks at `charged` again.
+    held_poll: Duration,
 }
 
 impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
@@ -58,6 +63,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
             start: 0,
             failure_since_flush: None,
             charged: 0,
+            held_poll: HELD_POLL,
         }
     }
 
@@ -65,7 +71,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
         let mut next_timer = Instant::now() + self.delay;
         loop {
             let wake_at = if self.charged > 0 {
-                next_timer.min(Instant::now() + HELD_POLL)
+                next_timer.min(Instant::now() + self.held_poll)
             } else {
                 next_timer
             };
@@ -97,7 +103,13 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                     let _ = ack.send(res);
                     return;
                 }
-                Err(RecvTimeoutError::Timeout) if Instant::now() < next_timer => self.sync_held(),
+                Err(RecvTimeoutError::Timeout) if Instant::now() < next_timer => {
+                    let before = self.charged;
+                    self.sync_held();
+                    if self.charged == before {
+                        self.held_poll = (self.held_poll * 2).min(HELD_POLL_MAX);
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => {
                     let _ = self.drain_all();
                     next_timer = Instant::now() + self.delay;
@@ -280,11 +292,15 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     #[inline]
     fn sync_held(&mut self) {
         let held = self.exporter.held();
+        if held == self.charged {
+            return;
+        }
         if held > self.charged {
             self.shared.budget.charge(held - self.charged);
-        } else if held < self.charged {
+        } else {
             self.shared.budget.release(self.charged - held);
         }
         self.charged = held;
+        self.held_poll = HELD_POLL;
     }
 }

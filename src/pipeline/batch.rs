@@ -343,6 +343,14 @@ mod tests {
         }
     }
 
+    /// Polls `cond` every 2 ms until it holds, for at most 5 s.
+    fn wait_until(mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !cond() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     fn cfg(q: usize, b: usize) -> BatchConfig {
         BatchConfig {
             max_queue_size: q,
@@ -403,10 +411,7 @@ mod tests {
         conf.scheduled_delay = Duration::from_millis(20);
         let p = BatchPipeline::new(c.clone(), conf, "test-bsp");
         p.push(1);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while c.0.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_until(|| c.0.load(Ordering::SeqCst) != 0);
         assert_eq!(c.0.load(Ordering::SeqCst), 1);
     }
 
@@ -422,10 +427,7 @@ mod tests {
         conf.scheduled_delay = Duration::from_millis(10);
         let p = BatchPipeline::new(Failing, conf, "test-bsp");
         p.push(1);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while p.stats().failed == 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_until(|| p.stats().failed != 0);
         assert_eq!(
             p.stats().failed,
             1,
@@ -467,10 +469,7 @@ mod tests {
         p.force_flush().unwrap();
         assert_eq!(c.0.load(Ordering::SeqCst), 4000);
         // The timer's drain retires the rings of the exited threads, keeping their counts.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !p.shared.registry().metas.is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_until(|| p.shared.registry().metas.is_empty());
         let reg = p.shared.registry();
         assert!(reg.metas.is_empty(), "{} rings left", reg.metas.len());
         assert_eq!(reg.retired_pushed, 4000);
@@ -548,11 +547,10 @@ mod tests {
         assert_eq!(h.got.load(Ordering::SeqCst) as u64, st.accepted);
         // The exporter lets go: the sleeping worker notices and the queue has room again.
         h.held.store(0, Ordering::SeqCst);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while p.stats().accepted == st.accepted && Instant::now() < deadline {
+        wait_until(|| {
             p.push(1000);
-            std::thread::sleep(Duration::from_millis(2));
-        }
+            p.stats().accepted > st.accepted
+        });
         assert!(p.stats().accepted > st.accepted, "{:?}", p.stats());
         p.shutdown().unwrap();
         let end = p.stats();
@@ -583,10 +581,7 @@ mod tests {
         for i in 0..32 {
             p.push(i); // the 32nd push wakes the worker, which exports everything
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while e.held.load(Ordering::SeqCst) < 32 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_until(|| e.held.load(Ordering::SeqCst) >= 32);
         assert_eq!(e.held.load(Ordering::SeqCst), 32);
         std::thread::sleep(Duration::from_millis(200));
         let before = e.looks.load(Ordering::SeqCst);

@@ -24,8 +24,6 @@ pub struct OtlpSpanExporter {
     /// Requests handed to the transport whose outcome is not collected yet, oldest first.
     in_flight: VecDeque<Pending>,
     max_in_flight: usize,
-    /// Spans in `in_flight`.
-    held: usize,
     /// The first failure collected when no call was waiting for it; the next `export` or
     /// `force_flush` returns it.
     failure: Option<SdkError>,
@@ -69,7 +67,6 @@ impl OtlpSpanExporter {
     fn settle(&mut self, keep: usize) -> SdkResult {
         while self.in_flight.len() > keep {
             if let Some(p) = self.in_flight.pop_front() {
-                self.held -= p.items() as usize;
                 let outcome = self.client.complete::<ExportTraceServiceRequest>(p);
                 self.note(outcome);
             }
@@ -84,7 +81,6 @@ impl OtlpSpanExporter {
             let Some(outcome) = self.client.poll::<ExportTraceServiceRequest>(p) else {
                 break;
             };
-            self.held -= p.items() as usize;
             self.in_flight.pop_front();
             self.note(outcome);
         }
@@ -107,7 +103,6 @@ impl OtlpExporterBuilder<OtlpSpanExporter> {
             resource: Resource::default(),
             in_flight: VecDeque::new(),
             max_in_flight: 1,
-            held: 0,
             failure: None,
         })
     }
@@ -141,10 +136,10 @@ impl SpanExporter for OtlpSpanExporter {
             wire::encode_trace_request(&self.resource, batch, &mut body);
             body
         };
-        let submitted = self.client.submit(body, batch.len()).map(|p| {
-            self.held += batch.len();
-            self.in_flight.push_back(p);
-        });
+        let submitted = self
+            .client
+            .submit(body, batch.len())
+            .map(|p| self.in_flight.push_back(p));
         let keep = if self.max_in_flight == 1 {
             0
         } else {
@@ -156,7 +151,7 @@ impl SpanExporter for OtlpSpanExporter {
 
     fn held(&mut self) -> usize {
         self.collect_ready();
-        self.held
+        self.in_flight.iter().map(|p| p.items() as usize).sum()
     }
 
     fn force_flush(&mut self) -> SdkResult {

@@ -49,6 +49,6 @@ if ! rustup run nightly rustc --version >/dev/null 2>&1; then
 fi
 rustup component add --toolchain nightly miri rust-src
 miri_env=(MIRIFLAGS="-Zmiri-disable-isolation" CARGO_TARGET_DIR="$PWD/target/miri")
-env "${miri_env[@]}" cargo +nightly miri test --no-default-features --lib trace::span
+env "${miri_env[@]}" cargo +nightly miri test --no-default-features --lib -- trace::span attributes:: slot::
 env "${miri_env[@]}" cargo +nightly miri test --no-default-features --test trace_api
 

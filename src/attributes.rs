@@ -370,6 +370,56 @@ pub(crate) fn upsert(attrs: &mut Vec<KeyValue>, mut kv: KeyValue, limits: Attrib
     true
 }
 
+/// Like [`upsert`], taking anything convertible to a key and a value. The pair is
+/// converted straight into the vector's next free slot and checked there: a `KeyValue`
+/// built in a local first and then pushed is copied in 16-byte blocks, which the processor
+/// cannot forward from the 8-byte stores that just wrote it, a stall on every attribute set.
+#[inline(always)]
+pub(crate) fn upsert_with(
+    attrs: &mut Vec<KeyValue>,
+    key: impl Into<Key>,
+    value: impl Into<Value>,
+    limits: AttributeLimits,
+) -> bool {
+    if attrs.len() == attrs.capacity() {
+        attrs.reserve(1);
+    }
+    let len = attrs.len();
+    let base = attrs.as_mut_ptr();
+    // SAFETY: `reserve` left room for one more element, so slot `len` is allocated and
+    // unused (beyond the vector's length). The slot is fully written here; below, it is
+    // either dropped in place (or its value moved out and its key dropped) or taken into
+    // the vector with `set_len`, and nothing between can panic, so it is never leaked half
+    // written nor dropped twice. `existing` is built from the same raw pointer as `slot`
+    // and covers only the `len` elements before it, so the two never overlap.
+    unsafe {
+        let slot = base.add(len);
+        std::ptr::addr_of_mut!((*slot).key).write(key.into());
+        std::ptr::addr_of_mut!((*slot).value).write(value.into());
+        let new = &mut *slot;
+        if new.key.is_empty() {
+            // The specification requires non-empty keys.
+            std::ptr::drop_in_place(slot);
+            return false;
+        }
+        if let Some(max) = limits.max_value_len {
+            new.value.truncate(max);
+        }
+        let existing = std::slice::from_raw_parts_mut(base, len);
+        if let Some(e) = existing.iter_mut().find(|e| e.key == new.key) {
+            e.value = std::ptr::read(&new.value);
+            std::ptr::drop_in_place(&mut new.key);
+            return true;
+        }
+        if len >= limits.max_count {
+            std::ptr::drop_in_place(slot);
+            return false;
+        }
+        attrs.set_len(len + 1);
+    }
+    true
+}
+
 /// Builds a de-duplicated (last value wins) attribute list under `limits`; returns the list
 /// and the number of attributes dropped by the count limit.
 pub(crate) fn collect_limited(
@@ -427,6 +477,64 @@ mod tests {
         );
         assert_eq!(dropped, 1);
         assert_eq!(attrs, vec![KeyValue::new("a", 9), KeyValue::new("b", 2)]);
+    }
+
+    #[test]
+    fn upsert_with_writes_replaces_and_refuses_in_place() {
+        let lim = AttributeLimits {
+            max_count: 3,
+            max_value_len: Some(4),
+        };
+        // Shared keys and heap values, so that every path that drops a pair frees
+        // something (Miri reports a leak or a double free otherwise).
+        let mut attrs = Vec::new();
+        assert!(upsert_with(
+            &mut attrs,
+            String::from("a"),
+            "abcdef".to_string(),
+            lim
+        ));
+        assert!(upsert_with(
+            &mut attrs,
+            String::from("b"),
+            vec![1i64, 2],
+            lim
+        ));
+        assert!(!upsert_with(
+            &mut attrs,
+            String::new(),
+            "x".to_string(),
+            lim
+        ));
+        assert!(upsert_with(
+            &mut attrs,
+            String::from("a"),
+            vec!["q"; 3],
+            lim
+        ));
+        assert!(upsert_with(&mut attrs, "c", 3i64, lim));
+        assert!(!upsert_with(&mut attrs, String::from("d"), vec![true], lim));
+        // A replacement is never refused, even when the list is full.
+        assert!(upsert_with(
+            &mut attrs,
+            String::from("c"),
+            "longer".to_string(),
+            lim
+        ));
+        assert_eq!(
+            attrs,
+            vec![
+                KeyValue::new("a", vec!["q"; 3]),
+                KeyValue::new("b", vec![1i64, 2]),
+                KeyValue::new("c", "long"),
+            ]
+        );
+        // From a full vector: the slot is reserved first.
+        let mut attrs = Vec::with_capacity(1);
+        for i in 0..5i64 {
+            assert_eq!(upsert_with(&mut attrs, format!("k{i}"), i, lim), i < 3);
+        }
+        assert_eq!(attrs.len(), 3);
     }
 
     #[test]

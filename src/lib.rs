@@ -61,6 +61,7 @@ pub mod proto;
 pub mod resource;
 mod scope;
 pub mod semconv;
+mod slot;
 mod time;
 pub mod trace;
 

@@ -19,7 +19,7 @@
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use crossbeam_queue::ArrayQueue;
+use std::sync::Mutex;
 
 use crate::scope::InstrumentationScope;
 use crate::trace::id::SpanContext;
@@ -31,9 +31,9 @@ const MAX_KEPT_ATTRIBUTES: usize = 32;
 const MAX_KEPT_EVENTS: usize = 16;
 const MAX_KEPT_LINKS: usize = 8;
 
-fn free_batches() -> &'static ArrayQueue<Vec<Box<SpanData>>> {
-    static FREE: OnceLock<ArrayQueue<Vec<Box<SpanData>>>> = OnceLock::new();
-    FREE.get_or_init(|| ArrayQueue::new(FREE_BATCHES))
+fn free_batches() -> &'static Mutex<Vec<Vec<Box<SpanData>>>> {
+    static FREE: Mutex<Vec<Vec<Box<SpanData>>>> = Mutex::new(Vec::new());
+    &FREE
 }
 
 thread_local! {
@@ -53,7 +53,7 @@ fn local_pop() -> Option<Box<SpanData>> {
             if let Some(r) = l.pop() {
                 return Some(r);
             }
-            let mut batch = free_batches().pop()?;
+            let mut batch = free_batches().lock().ok()?.pop()?;
             let r = batch.pop();
             *l = batch;
             r
@@ -130,7 +130,11 @@ pub(crate) fn recycle(batch: &mut Vec<Box<SpanData>>) {
     }
     let full = std::mem::replace(batch, Vec::with_capacity(batch.capacity()));
     // A full queue hands the batch back: it is dropped here, freeing its records.
-    let _ = free_batches().push(full);
+    if let Ok(mut free) = free_batches().lock() {
+        if free.len() < FREE_BATCHES {
+            free.push(full);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -152,7 +156,7 @@ mod tests {
             recycle(&mut batch);
             assert!(batch.is_empty());
         }
-        assert!(free_batches().len() <= FREE_BATCHES);
+        assert!(free_batches().lock().unwrap().len() <= FREE_BATCHES);
         let r = take();
         assert!(r.attributes.is_empty(), "recycled records are cleared");
     }

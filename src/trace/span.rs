@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use crate::attributes::{collect_limited, KeyValue, StringValue};
+use crate::attributes::{collect_limited, upsert, KeyValue, StringValue};
 use crate::time::{now_unix_nanos, to_unix_nanos};
 use crate::trace::id::SpanContext;
 use crate::trace::limits::SpanLimits;
@@ -112,7 +112,7 @@ impl Span {
     pub fn set_attribute(&mut self, key: impl Into<StringValue>, value: impl Into<crate::Value>) {
         if let Some(l) = self.live() {
             let limits = l.limits().span_attrs();
-            l.data.upsert_attribute(KeyValue::new(key, value), limits);
+            l.data.set_attribute(key, value, limits);
         }
     }
 
@@ -162,18 +162,30 @@ impl Span {
             l.data.dropped_events_count += 1;
             return;
         }
-        let (attributes, dropped) = collect_limited(attributes, limits.event_attrs());
         if l.data.events.capacity() == 0 {
             // Most spans have one or two events: start with room for one instead of the
             // default four (256 bytes per span that sit in the queue).
             l.data.events.reserve_exact(1);
         }
-        l.data.events.push(Event {
-            name,
-            timestamp_unix_nano: ts,
-            attributes,
-            dropped_attributes_count: dropped,
-        });
+        // The event goes into its slot with constant parts only, then takes its attributes
+        // there (see `crate::slot`).
+        crate::slot::push_fields!(
+            &mut l.data.events,
+            Event {
+                name: name,
+                timestamp_unix_nano: ts,
+                attributes: Vec::new(),
+                dropped_attributes_count: 0,
+            }
+        );
+        let limits = limits.event_attrs();
+        if let Some(event) = l.data.events.last_mut() {
+            for kv in attributes {
+                if !upsert(&mut event.attributes, kv, limits) {
+                    event.dropped_attributes_count += 1;
+                }
+            }
+        }
     }
 
     /// Adds a link to another span.

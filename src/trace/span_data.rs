@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::attributes::{upsert, AttributeLimits, KeyValue, StringValue};
+use crate::attributes::{upsert, upsert_with, AttributeLimits, Key, KeyValue, StringValue, Value};
 use crate::scope::InstrumentationScope;
 use crate::trace::id::{SpanContext, SpanId};
 
@@ -156,8 +156,21 @@ pub struct SpanData {
 }
 
 impl SpanData {
-    /// Sets `kv` under `limits` (replacing a previous value for its key); an attribute the
-    /// limits refuse is counted in `dropped_attributes_count`.
+    /// Sets `key` to `value` under `limits` (replacing a previous value for the key); an
+    /// attribute the limits refuse is counted in `dropped_attributes_count`.
+    #[inline(always)]
+    pub(crate) fn set_attribute(
+        &mut self,
+        key: impl Into<Key>,
+        value: impl Into<Value>,
+        limits: AttributeLimits,
+    ) {
+        if !upsert_with(&mut self.attributes, key, value, limits) {
+            self.dropped_attributes_count += 1;
+        }
+    }
+
+    /// Sets `kv` under `limits`, like [`SpanData::set_attribute`].
     #[inline]
     pub(crate) fn upsert_attribute(&mut self, kv: KeyValue, limits: AttributeLimits) {
         if !upsert(&mut self.attributes, kv, limits) {

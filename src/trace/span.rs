@@ -267,16 +267,28 @@ impl Span {
 
     /// Ends a recording span.
     fn end_at(&mut self, ts: Option<u64>) {
-        let cx = self.span_context().clone();
-        if let State::Live(live) = std::mem::replace(&mut self.state, State::Idle(cx)) {
-            let Live { mut data } = live;
-            // The clock is re-anchored to the system clock once a second; never end before
-            // the start.
-            data.end_time_unix_nano = ts
-                .unwrap_or_else(now_unix_nanos)
-                .max(data.start_time_unix_nano);
-            finish(data);
-        }
+        let State::Live(live) = &self.state else {
+            return;
+        };
+        let cx = live.data.span_context.clone();
+        // `mem::replace` of the whole state would read it back in 16-byte blocks right after
+        // `Span::recording` wrote it in 8-byte fields: a load that cannot be forwarded from
+        // those stores and waits for them to reach the cache (the hottest instruction of a
+        // short span, and more so while the sibling hardware thread is busy). Only the
+        // record's pointer is read instead.
+        // SAFETY: the state is `Live`, so `live.data` is an initialised box. It is copied
+        // out, and the state is then overwritten without being dropped, so the box is owned
+        // exactly once (by `data`). Nothing between the read and the write can panic.
+        let mut data = unsafe { std::ptr::read(&live.data) };
+        // SAFETY: the state's box was moved into `data` just above; overwriting the state
+        // without dropping it is what completes that move.
+        unsafe { std::ptr::write(&mut self.state, State::Idle(cx)) };
+        // The clock is re-anchored to the system clock once a second; never end before the
+        // start.
+        data.end_time_unix_nano = ts
+            .unwrap_or_else(now_unix_nanos)
+            .max(data.start_time_unix_nano);
+        finish(data);
     }
 }
 

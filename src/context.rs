@@ -70,6 +70,16 @@ impl Stack {
         (std::mem::replace(&mut self.current, cx), self.depth)
     }
 
+    /// [`Stack::push`] of the current context with `span` as its active span, changing only
+    /// the span field in place.
+    #[inline(always)]
+    fn push_span(&mut self, span: SpanRc<SharedSpan>) -> (Context, usize) {
+        self.depth += 1;
+        let values = self.current.values.clone();
+        let prev = self.current.span.replace(span);
+        (Context { span: prev, values }, self.depth)
+    }
+
     /// The guard at `depth`, which replaced `prev`, is dropped, and it is not the simple
     /// case (the newest guard, with no dead guard filed). Returns the context the guard
     /// attached when it was current, `None` when a newer guard is alive; and the contexts of
@@ -136,10 +146,22 @@ impl Context {
         }
     }
 
-    pub(crate) fn with_shared_span(&self, span: SpanRc<SharedSpan>) -> Self {
-        Context {
-            span: Some(span),
-            values: self.values.clone(),
+    /// Makes a copy of the current context with `span` as its active span current until the
+    /// guard drops: what [`Context::attach`] of such a copy does, in one access to the
+    /// thread's context.
+    #[inline]
+    pub(crate) fn attach_shared_span(span: SpanRc<SharedSpan>) -> ContextGuard {
+        let mut span = Some(span);
+        let saved = CURRENT
+            .try_with(|c| {
+                let mut stack = c.try_borrow_mut().ok()?;
+                Some(stack.push_span(span.take()?))
+            })
+            .ok()
+            .flatten();
+        ContextGuard {
+            saved,
+            _not_send: PhantomData,
         }
     }
 

@@ -302,16 +302,23 @@ impl SpanBuilder {
     pub fn start_as_current(mut self, tracer: &Tracer) -> SpanGuard {
         // Build the span and its context from the current one in place (no clone of it): one
         // reference to the span in the context, one in the guard.
-        let (handle, cx) = Context::map_current(|cx| {
-            let (mine, theirs) = match tracer.build_parts(&mut self, cx) {
+        // Only the span's two references come out of the context access, and the new context
+        // is made from the current one in place: a whole context built in the closure and
+        // returned through it would be read back in 16-byte blocks right after being written
+        // field by field, which stalls.
+        let mut theirs = None;
+        let mine = Context::map_current(|cx| {
+            let (mine, t) = match tracer.build_parts(&mut self, cx) {
                 Ok(data) => span::shared_pair_recording(data),
                 Err(span_context) => span::shared_pair(Span::non_recording(span_context)),
             };
-            (SpanHandle::new(Some(mine)), cx.with_shared_span(theirs))
+            theirs = Some(t);
+            mine
         });
+        let cx = theirs.map(Context::attach_shared_span);
         SpanGuard {
-            handle,
-            cx: Some(cx.attach()),
+            handle: SpanHandle::new(Some(mine)),
+            cx,
         }
     }
 }

@@ -426,12 +426,31 @@ mod export {
     }
 }
 
+/// `clock_read`: one read of the clock that spans use for their timestamps (the CPU's
+/// time-stamp counter through `quanta`), for scale: a span reads it at start and at end, and
+/// once per event. Not an upstream workload.
+fn clock_workload(name: &str) -> bool {
+    if name != "clock_read" {
+        return false;
+    }
+    let clock = quanta::Clock::new();
+    let r = bench(1, |_| {
+        std::hint::black_box(clock.raw());
+    });
+    print_micro(name, &r, "");
+    true
+}
+
 fn main() {
     let Some(name) = std::env::args().skip(1).find(|a| !a.starts_with('-')) else {
         eprintln!("usage: cargo bench --bench workloads -- NAME");
         std::process::exit(2);
     };
-    if !span_workload(&name) && !metric_workloads::run(&name) && !export::run(&name) {
+    if !span_workload(&name)
+        && !metric_workloads::run(&name)
+        && !export::run(&name)
+        && !clock_workload(&name)
+    {
         eprintln!("unknown workload {name}");
         std::process::exit(1);
     }

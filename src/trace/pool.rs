@@ -6,20 +6,19 @@
 //! them: in steady state a span allocates nothing for itself.
 //!
 //! Records travel in batches, so recycling costs no atomic operation per span: the exporting
-//! thread pushes each exported batch (a `Vec` of records) onto a bounded queue of free
-//! batches, and a thread starting spans takes a whole batch into a thread-local cache when
-//! its cache runs dry. The record's vectors are cleared by the thread that reuses it (which
+//! thread pushes each exported batch (a `Vec` of records) onto a bounded stack of free
+//! batches (one lock per batch), and a thread starting spans takes a whole batch into a
+//! thread-local cache when its cache runs dry. A stack rather than a queue: the batch taken
+//! is the one exported last, whose records are the likeliest to still be in the CPU's caches. The record's vectors are cleared by the thread that reuses it (which
 //! usually allocated what they held), and the exporting thread never writes to a record, so
 //! no cache line is bounced back and forth for it.
 //!
-//! Memory stays bounded: at most `FREE_BATCHES` batches wait in the queue (more are freed),
+//! Memory stays bounded: at most `FREE_BATCHES` batches wait on the stack (more are freed),
 //! each thread caches at most one batch, and records with unusually large vectors are
 //! replaced by fresh ones.
 
 use std::cell::RefCell;
-use std::sync::OnceLock;
-
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use crate::scope::InstrumentationScope;
 use crate::trace::id::SpanContext;
@@ -129,7 +128,7 @@ pub(crate) fn recycle(batch: &mut Vec<Box<SpanData>>) {
         return;
     }
     let full = std::mem::replace(batch, Vec::with_capacity(batch.capacity()));
-    // A full queue hands the batch back: it is dropped here, freeing its records.
+    // Beyond `FREE_BATCHES` waiting batches, this one is dropped here, freeing its records.
     if let Ok(mut free) = free_batches().lock() {
         if free.len() < FREE_BATCHES {
             free.push(full);

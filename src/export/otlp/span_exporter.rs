@@ -130,9 +130,10 @@ impl SpanExporter for OtlpSpanExporter {
             );
             req.to_otlp_json().into_bytes()
         } else {
-            // The transport owns the body until the request completes; the encoder reserves
-            // the exact size up front, so each request is one allocation and no copy.
-            let mut body = Vec::new();
+            // The transport owns the body until the request completes and then hands its
+            // buffer back for a later request; the encoder reserves the exact size up front,
+            // so a request needs at most one allocation and no copy.
+            let mut body = self.client.take_buffer();
             wire::encode_trace_request(&self.resource, batch, &mut body);
             body
         };

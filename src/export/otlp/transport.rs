@@ -143,6 +143,47 @@ struct Job {
     reply: mpsc::SyncSender<Result<Bytes, SdkError>>,
     /// Requests of this client that may be on the wire at once.
     limit: Arc<tokio::sync::Semaphore>,
+    /// Where the body's buffer goes once the request is done.
+    buffers: Arc<BufferPool>,
+}
+
+/// Request buffers handed back for the next request's encoding, so that a steady stream of
+/// large requests does not fault in fresh pages for each one (a 1 MB body is ~250 page
+/// faults, and the allocator returns big blocks to the OS when they are freed).
+#[derive(Debug, Default)]
+struct BufferPool(Mutex<Vec<Vec<u8>>>);
+
+impl BufferPool {
+    /// Buffers kept at most.
+    const KEEP: usize = 4;
+    /// Larger buffers are freed rather than kept.
+    const MAX_BYTES: usize = 4 << 20;
+
+    /// An empty buffer, with the capacity of an earlier request's when one is free.
+    fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut b| b.pop())
+            .unwrap_or_default()
+    }
+
+    /// Keeps `body`'s buffer if nothing else refers to it any more.
+    fn give(&self, body: Bytes) {
+        let Ok(buf) = body.try_into_mut() else {
+            return;
+        };
+        let mut buf = Vec::from(buf);
+        if buf.capacity() > Self::MAX_BYTES {
+            return;
+        }
+        buf.clear();
+        if let Ok(mut kept) = self.0.lock() {
+            if kept.len() < Self::KEEP {
+                kept.push(buf);
+            }
+        }
+    }
 }
 
 /// The OTLP client of one signal: builds the transport once, then exports any request of
@@ -159,6 +200,8 @@ pub struct OtlpClient {
     /// Requests on the wire at once (see [`OtlpClient::set_max_concurrent`]); later ones wait
     /// in order on the export thread.
     limit: Arc<tokio::sync::Semaphore>,
+    /// Buffers of completed requests, for encoding the next ones.
+    buffers: Arc<BufferPool>,
 }
 
 impl fmt::Debug for OtlpClient {
@@ -219,6 +262,7 @@ impl OtlpClient {
             worker: Mutex::new(Some(worker)),
             stats,
             limit: Arc::new(tokio::sync::Semaphore::new(1)),
+            buffers: Arc::default(),
         })
     }
 
@@ -227,6 +271,12 @@ impl OtlpClient {
     /// starts when they are sent.
     pub(crate) fn set_max_concurrent(&mut self, n: usize) {
         self.limit = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+    }
+
+    /// An empty buffer to encode a request into: one a completed request of this client no
+    /// longer needs (its capacity kept) when there is one.
+    pub(crate) fn take_buffer(&self) -> Vec<u8> {
+        self.buffers.take()
     }
 
     /// The client's counters (a shared handle: it stays current).
@@ -284,6 +334,7 @@ impl OtlpClient {
                 body: Bytes::from(body),
                 reply: reply_tx,
                 limit: self.limit.clone(),
+                buffers: Arc::clone(&self.buffers),
             })
             .map_err(|_| fail(SdkError::failed("the export thread has stopped")))?;
         }
@@ -470,8 +521,9 @@ fn run(
             let policy = policy.clone();
             let stats = stats.clone();
             tokio::spawn(async move {
-                let r = send_with_retry(&sender, job.body, timeout, &policy, &stats).await;
+                let r = send_with_retry(&sender, &job.body, timeout, &policy, &stats).await;
                 drop(permit);
+                job.buffers.give(job.body);
                 let _ = job.reply.send(r);
             });
         }
@@ -480,7 +532,7 @@ fn run(
 
 async fn send_with_retry(
     sender: &Sender,
-    body: Bytes,
+    body: &Bytes,
     timeout: Duration,
     policy: &RetryPolicy,
     stats: &ExportStats,
@@ -520,5 +572,41 @@ async fn send_with_retry(
         stats.0.retries.fetch_add(1, Ordering::Relaxed);
         tokio::time::sleep(delay).await;
         retry += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_request_hands_its_buffer_back_once_nothing_else_holds_it() {
+        let pool = BufferPool::default();
+        let mut v = Vec::with_capacity(4096);
+        v.extend_from_slice(&[7u8; 3000]);
+        let addr = v.as_ptr();
+        let body = Bytes::from(v);
+        let on_the_wire = body.clone();
+        pool.give(body);
+        assert_eq!(
+            pool.take().capacity(),
+            0,
+            "a buffer still in use is not kept"
+        );
+        pool.give(on_the_wire);
+        let again = pool.take();
+        assert_eq!(again.as_ptr(), addr, "the same allocation comes back");
+        assert!(again.is_empty() && again.capacity() >= 4096);
+        for _ in 0..BufferPool::KEEP + 2 {
+            pool.give(Bytes::from(vec![1u8; 16]));
+        }
+        assert_eq!(pool.0.lock().unwrap().len(), BufferPool::KEEP);
+        let _ = pool.take();
+        pool.give(Bytes::from(vec![0u8; BufferPool::MAX_BYTES + 1]));
+        assert_eq!(
+            pool.0.lock().unwrap().len(),
+            BufferPool::KEEP - 1,
+            "an unusually large buffer is freed"
+        );
     }
 }

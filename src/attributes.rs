@@ -352,28 +352,16 @@ pub(crate) struct AttributeLimits {
 /// was dropped because the collection is full or the key is empty (a replacement of an existing key is never
 /// dropped, as the specification requires).
 #[inline(always)]
-pub(crate) fn upsert(attrs: &mut Vec<KeyValue>, mut kv: KeyValue, limits: AttributeLimits) -> bool {
-    if kv.key.is_empty() {
-        return false; // the specification requires non-empty keys
-    }
-    if let Some(max) = limits.max_value_len {
-        kv.value.truncate(max);
-    }
-    if let Some(existing) = attrs.iter_mut().find(|e| e.key == kv.key) {
-        existing.value = kv.value;
-        return true;
-    }
-    if attrs.len() >= limits.max_count {
-        return false;
-    }
-    attrs.push(kv);
-    true
+pub(crate) fn upsert(attrs: &mut Vec<KeyValue>, kv: KeyValue, limits: AttributeLimits) -> bool {
+    upsert_with(attrs, kv.key, kv.value, limits)
 }
 
 /// Like [`upsert`], taking anything convertible to a key and a value. The pair is
 /// converted straight into the vector's next free slot and checked there: a `KeyValue`
 /// built in a local first and then pushed is copied in 16-byte blocks, which the processor
 /// cannot forward from the 8-byte stores that just wrote it, a stall on every attribute set.
+/// So a full vector grows by one slot even for a pair that turns out to be refused or to
+/// replace an existing one (at most once past the count limit).
 #[inline(always)]
 pub(crate) fn upsert_with(
     attrs: &mut Vec<KeyValue>,

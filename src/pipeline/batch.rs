@@ -513,25 +513,30 @@ mod tests {
         assert_eq!(st.exported, st.accepted, "{st:?}");
     }
 
+    /// An exporter that returns at once but keeps what it was given until told to let go,
+    /// like the OTLP exporter with requests in flight. It counts the items it got and how
+    /// often the worker asked what it holds.
+    #[derive(Clone, Default)]
+    struct Holding {
+        held: Arc<AtomicUsize>,
+        got: Arc<AtomicUsize>,
+        looks: Arc<AtomicUsize>,
+    }
+
+    impl BatchExport<u32> for Holding {
+        fn export(&mut self, batch: &[u32]) -> SdkResult {
+            self.held.fetch_add(batch.len(), Ordering::SeqCst);
+            self.got.fetch_add(batch.len(), Ordering::SeqCst);
+            Ok(())
+        }
+        fn held(&mut self) -> usize {
+            self.looks.fetch_add(1, Ordering::SeqCst);
+            self.held.load(Ordering::SeqCst)
+        }
+    }
+
     #[test]
     fn items_the_exporter_still_holds_count_against_the_queue() {
-        // An exporter that returns at once but keeps what it was given until told to let go,
-        // like the OTLP exporter with requests in flight.
-        #[derive(Clone, Default)]
-        struct Holding {
-            held: Arc<AtomicUsize>,
-            got: Arc<AtomicUsize>,
-        }
-        impl BatchExport<u32> for Holding {
-            fn export(&mut self, batch: &[u32]) -> SdkResult {
-                self.held.fetch_add(batch.len(), Ordering::SeqCst);
-                self.got.fetch_add(batch.len(), Ordering::SeqCst);
-                Ok(())
-            }
-            fn held(&mut self) -> usize {
-                self.held.load(Ordering::SeqCst)
-            }
-        }
         let h = Holding::default();
         let mut conf = cfg(8, 4);
         conf.scheduled_delay = Duration::from_millis(5);
@@ -561,22 +566,7 @@ mod tests {
     fn a_worker_waiting_on_held_items_backs_off() {
         // An exporter that never lets go, as while a collector is down and requests retry:
         // the sleeping worker keeps looking, but less and less often (up to every 64 ms).
-        #[derive(Clone, Default)]
-        struct Stuck {
-            held: Arc<AtomicUsize>,
-            looks: Arc<AtomicUsize>,
-        }
-        impl BatchExport<u32> for Stuck {
-            fn export(&mut self, batch: &[u32]) -> SdkResult {
-                self.held.fetch_add(batch.len(), Ordering::SeqCst);
-                Ok(())
-            }
-            fn held(&mut self) -> usize {
-                self.looks.fetch_add(1, Ordering::SeqCst);
-                self.held.load(Ordering::SeqCst)
-            }
-        }
-        let e = Stuck::default();
+        let e = Holding::default();
         let p = BatchPipeline::new(e.clone(), cfg(64, 4), "test-bsp");
         for i in 0..32 {
             p.push(i); // the 32nd push wakes the worker, which exports everything

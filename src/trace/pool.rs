@@ -9,9 +9,10 @@
 //! thread pushes each exported batch (a `Vec` of records) onto a bounded stack of free
 //! batches (one lock per batch), and a thread starting spans takes a whole batch into a
 //! thread-local cache when its cache runs dry. A stack rather than a queue: the batch taken
-//! is the one exported last, whose records are the likeliest to still be in the CPU's caches. The record's vectors are cleared by the thread that reuses it (which
-//! usually allocated what they held), and the exporting thread never writes to a record, so
-//! no cache line is bounced back and forth for it.
+//! is the one exported last, whose records are the likeliest to still be in the CPU's
+//! caches. The record's vectors are cleared by the thread that reuses it (which usually
+//! allocated what they held), and the exporting thread never writes to a record, so no
+//! cache line is bounced back and forth for it.
 //!
 //! Memory stays bounded: at most `FREE_BATCHES` batches wait on the stack (more are freed),
 //! each thread caches at most one batch, and records with unusually large vectors are

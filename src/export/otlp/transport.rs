@@ -143,8 +143,6 @@ struct Job {
     reply: mpsc::SyncSender<Result<Bytes, SdkError>>,
     /// Requests of this client that may be on the wire at once.
     limit: Arc<tokio::sync::Semaphore>,
-    /// Where the body's buffer goes once the request is done.
-    buffers: Arc<BufferPool>,
 }
 
 /// Request buffers handed back for the next request's encoding, so that a steady stream of
@@ -224,10 +222,20 @@ impl OtlpClient {
         let stats = ExportStats::default();
         let thread_stats = stats.clone();
         let thread_config = config.clone();
+        let buffers = Arc::<BufferPool>::default();
+        let thread_buffers = Arc::clone(&buffers);
         let name = format!("otlp-sdk-{}", config.signal.env_name().to_lowercase());
         let worker = std::thread::Builder::new()
             .name(name)
-            .spawn(move || run(thread_config, jobs_rx, ready_tx, thread_stats))
+            .spawn(move || {
+                run(
+                    thread_config,
+                    jobs_rx,
+                    ready_tx,
+                    thread_stats,
+                    thread_buffers,
+                )
+            })
             .map_err(|e| {
                 ConfigError::new(
                     ConfigErrorKind::Unsupported,
@@ -262,7 +270,7 @@ impl OtlpClient {
             worker: Mutex::new(Some(worker)),
             stats,
             limit: Arc::new(tokio::sync::Semaphore::new(1)),
-            buffers: Arc::default(),
+            buffers,
         })
     }
 
@@ -273,8 +281,9 @@ impl OtlpClient {
         self.limit = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
     }
 
-    /// An empty buffer to encode a request into: one a completed request of this client no
-    /// longer needs (its capacity kept) when there is one.
+    /// An empty buffer to encode a protobuf request into: one a completed request of this
+    /// client no longer needs (its capacity kept) when there is one. Every protobuf request
+    /// is encoded into one, so the buffers handed back are all taken again.
     pub(crate) fn take_buffer(&self) -> Vec<u8> {
         self.buffers.take()
     }
@@ -290,7 +299,14 @@ impl OtlpClient {
     pub fn export<R: OtlpRequest>(&self, req: &R, items: usize) -> SdkResult {
         let body = match self.protocol {
             Protocol::HttpJson => req.to_otlp_json().into_bytes(),
-            _ => req.encode_to_vec(),
+            _ => {
+                // What `encode_to_vec` does, into a reused buffer: room for the whole
+                // message first, so the encoding cannot run out of it.
+                let mut body = self.take_buffer();
+                body.reserve(req.encoded_len());
+                req.encode_raw(&mut body);
+                body
+            }
         };
         self.export_body::<R>(body, items)
     }
@@ -334,7 +350,6 @@ impl OtlpClient {
                 body: Bytes::from(body),
                 reply: reply_tx,
                 limit: self.limit.clone(),
-                buffers: Arc::clone(&self.buffers),
             })
             .map_err(|_| fail(SdkError::failed("the export thread has stopped")))?;
         }
@@ -485,6 +500,7 @@ fn run(
     mut jobs: tokio::sync::mpsc::UnboundedReceiver<Job>,
     ready: mpsc::SyncSender<Result<(), ConfigError>>,
     stats: ExportStats,
+    buffers: Arc<BufferPool>,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -520,10 +536,11 @@ fn run(
             let sender = sender.clone();
             let policy = policy.clone();
             let stats = stats.clone();
+            let buffers = Arc::clone(&buffers);
             tokio::spawn(async move {
                 let r = send_with_retry(&sender, &job.body, timeout, &policy, &stats).await;
                 drop(permit);
-                job.buffers.give(job.body);
+                buffers.give(job.body);
                 let _ = job.reply.send(r);
             });
         }

@@ -544,6 +544,34 @@ fn requests_beyond_max_in_flight_wait_their_turn_while_export_returns() {
 }
 
 #[test]
+fn grpc_requests_in_flight_at_once_go_out_on_separate_connections() {
+    use std::collections::HashSet;
+    let collector = FakeGrpcCollector::start(vec![GrpcReply::Slow(Duration::from_millis(300)); 4]);
+    let mut exp =
+        exporter(&collector.url(), Protocol::Grpc, Duration::from_secs(10)).with_max_in_flight(4);
+    // Four requests on the wire at once (the collector holds each for 300 ms): one
+    // connection each.
+    let batches: Vec<_> = (0..4).map(|_| make_spans(5)).collect();
+    for b in &batches {
+        exp.export(b).expect("handed over");
+    }
+    wait_until(|| collector.requests().len() >= 4);
+    let concurrent: HashSet<_> = collector.peers().into_iter().collect();
+    assert_eq!(concurrent.len(), 4, "{concurrent:?}");
+    exp.force_flush().expect("delivered");
+    // One request at a time: always the first connection, no new one.
+    for _ in 0..3 {
+        exp.export(&make_spans(5)).expect("handed over");
+        exp.force_flush().expect("delivered");
+    }
+    let peers = collector.peers();
+    assert_eq!(peers.len(), 7);
+    assert!(peers[4..].iter().all(|p| *p == peers[4]), "{peers:?}");
+    assert!(concurrent.contains(&peers[4]), "{peers:?}");
+    assert_eq!(span_count(&collector.requests()), 35);
+}
+
+#[test]
 fn spans_held_in_requests_count_against_the_batch_queue() {
     use otlp_sdk::pipeline::BatchConfig;
     use otlp_sdk::trace::BatchSpanProcessor;

@@ -495,6 +495,8 @@ pub enum GrpcReply {
 struct GrpcState {
     script: VecDeque<GrpcReply>,
     received: Vec<(ExportTraceServiceRequest, tonic::metadata::MetadataMap)>,
+    /// The client address of each request: one per connection.
+    peers: Vec<Option<std::net::SocketAddr>>,
 }
 
 #[derive(Clone)]
@@ -507,8 +509,10 @@ impl TraceService for FakeTraceService {
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         let metadata = request.metadata().clone();
+        let peer = request.remote_addr();
         let reply = {
             let mut s = self.0.lock().unwrap();
+            s.peers.push(peer);
             s.received.push((request.into_inner(), metadata));
             s.script.pop_front().unwrap_or(GrpcReply::Ok(None))
         };
@@ -609,6 +613,7 @@ impl FakeGrpcCollector {
         let state = Arc::new(Mutex::new(GrpcState {
             script: script.into(),
             received: Vec::new(),
+            peers: Vec::new(),
         }));
         let rt = RuntimeThread::new();
         let listener = std_listener(port);
@@ -651,6 +656,12 @@ impl FakeGrpcCollector {
             .iter()
             .map(|(r, _)| r.clone())
             .collect()
+    }
+
+    /// The client address (so the connection) each request came from, in arrival order.
+    pub fn peers(&self) -> Vec<std::net::SocketAddr> {
+        let s = self.state.lock().unwrap();
+        s.peers.iter().map(|p| p.expect("a TCP peer")).collect()
     }
 
     /// The metadata of each request.

@@ -1,6 +1,14 @@
-//! OTLP/gRPC with tonic: one lazily connected channel, the request bytes already encoded
+//! OTLP/gRPC with tonic: a few lazily connected channels, the request bytes already encoded
 //! (a pass-through codec), gRPC statuses mapped to retry verdicts.
+//!
+//! A request goes out on the connection with the fewest requests in flight (the first one
+//! on a tie), so one request at a time uses one connection, and concurrent requests get a
+//! connection each, up to [`CONNECTIONS`], the way an HTTP/1.1 client's pool would. A
+//! collector reads each HTTP/2 connection's frames in one task; spreading large concurrent
+//! requests over several lets it read them on several cores.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes};
@@ -13,16 +21,34 @@ use super::retry::{grpc_verdict, rpc, Verdict};
 use super::Attempt;
 use crate::error::{ConfigError, ConfigErrorKind};
 
+/// The most connections one exporter opens to its collector.
+const CONNECTIONS: usize = 4;
+
+/// One connection to the collector and the requests in flight on it.
+struct Lane {
+    grpc: tonic::client::Grpc<Channel>,
+    in_flight: AtomicUsize,
+}
+
+/// Counts a request on its lane while it is in flight.
+struct InFlight<'a>(&'a Lane);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 #[derive(Clone)]
 pub(crate) struct GrpcSender {
-    grpc: tonic::client::Grpc<Channel>,
+    lanes: Arc<[Lane; CONNECTIONS]>,
     path: http::uri::PathAndQuery,
     metadata: MetadataMap,
 }
 
 impl GrpcSender {
-    /// Builds the channel (connected lazily, on the first export). Must run inside the
-    /// export thread's runtime.
+    /// Builds the channels (each connected lazily, on its first request). Must run inside
+    /// the export thread's runtime.
     pub(crate) fn new(config: &OtlpConfig) -> Result<Self, ConfigError> {
         let invalid = |reason: String| {
             ConfigError::new(
@@ -48,13 +74,18 @@ impl GrpcSender {
                 .tls_config(tls)
                 .map_err(|e| invalid(format!("TLS: {e}")))?;
         }
-        let channel = endpoint.connect_lazy();
-        let mut grpc = tonic::client::Grpc::new(channel);
-        if config.compression == Compression::Gzip {
-            grpc = grpc
-                .send_compressed(CompressionEncoding::Gzip)
-                .accept_compressed(CompressionEncoding::Gzip);
-        }
+        let lanes = Arc::new(std::array::from_fn(|_| {
+            let mut grpc = tonic::client::Grpc::new(endpoint.connect_lazy());
+            if config.compression == Compression::Gzip {
+                grpc = grpc
+                    .send_compressed(CompressionEncoding::Gzip)
+                    .accept_compressed(CompressionEncoding::Gzip);
+            }
+            Lane {
+                grpc,
+                in_flight: AtomicUsize::new(0),
+            }
+        }));
         let mut metadata = MetadataMap::new();
         for (k, v) in &config.headers {
             let bad = || {
@@ -70,14 +101,29 @@ impl GrpcSender {
             metadata.insert(key, value);
         }
         Ok(GrpcSender {
-            grpc,
+            lanes,
             path: http::uri::PathAndQuery::from_static(config.signal.grpc_path()),
             metadata,
         })
     }
 
+    /// The lane for the next request: the one with the fewest requests in flight, the
+    /// first on a tie.
+    fn lane(&self) -> InFlight<'_> {
+        let load = |l: &Lane| l.in_flight.load(Ordering::Relaxed);
+        let mut lane = &self.lanes[0];
+        for l in &self.lanes[1..] {
+            if load(l) < load(lane) {
+                lane = l;
+            }
+        }
+        lane.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(lane)
+    }
+
     pub(crate) async fn send(&self, body: Bytes, timeout: Duration) -> Attempt {
-        let mut grpc = self.grpc.clone();
+        let lane = self.lane();
+        let mut grpc = lane.0.grpc.clone();
         if let Err(e) = grpc.ready().await {
             return Attempt::Failed(Verdict::Retry(None), format!("gRPC connection: {e}"));
         }

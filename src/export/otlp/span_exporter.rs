@@ -55,7 +55,9 @@ impl OtlpSpanExporter {
     /// against its queue size ([`SpanExporter::held`]). Each `export` result then reports
     /// the hand-off plus the first failure collected since the previous call. `force_flush`
     /// and `shutdown` wait for every request. Per-span outcomes are always exact in
-    /// [`OtlpSpanExporter::stats`].
+    /// [`OtlpSpanExporter::stats`]. Over gRPC, requests on the wire at once use separate
+    /// connections (up to 4, opened as needed), as they do over HTTP/1.1, so that the
+    /// collector can read them in parallel.
     pub fn with_max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n.max(1);
         self.client.set_max_concurrent(self.max_in_flight);

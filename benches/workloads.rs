@@ -426,6 +426,73 @@ mod export {
     }
 }
 
+// ------------------------------------------------------------------ logs
+
+/// `log_emit`: one log record per op through a logger, like span_attrs for logs (not an
+/// upstream workload): severity, a string body and two attributes, emitted outside any span
+/// to a batch processor with the default log settings (2048 queued, 512 per export, 1 s) and
+/// a no-op exporter. Prints the same counting keys as the span workloads.
+mod log_workloads {
+    use super::*;
+    use otlp_sdk::logs::{
+        BatchLogProcessor, LogData, LogExporter, LogRecord, LoggerProvider, SeverityNumber,
+    };
+
+    #[derive(Debug)]
+    struct NoopLogExporter(Arc<AtomicU64>);
+
+    impl LogExporter for NoopLogExporter {
+        fn export(&mut self, batch: &[Box<LogData>]) -> SdkResult {
+            self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            Ok(())
+        }
+    }
+
+    pub(super) fn run(name: &str) -> bool {
+        if name != "log_emit" {
+            return false;
+        }
+        let exported = Arc::new(AtomicU64::new(0));
+        let processor = BatchLogProcessor::with_config(
+            NoopLogExporter(exported.clone()),
+            BatchConfig {
+                max_queue_size: 2048,
+                max_export_batch_size: 512,
+                scheduled_delay: Duration::from_secs(1),
+                export_timeout: Duration::from_secs(30),
+            },
+        );
+        let provider = LoggerProvider::builder()
+            .with_resource(Resource::default())
+            .with_log_processor(processor)
+            .build();
+        let logger = provider.logger("upstream-bench");
+        let r = bench(1, |_| {
+            logger.emit(
+                LogRecord::new()
+                    .with_severity(SeverityNumber::Info)
+                    .with_body("Saying hello!")
+                    .with_attribute("operation.value", 1i64)
+                    .with_attribute("operation.name", "Saying hello!"),
+            )
+        });
+        let _ = provider.force_flush();
+        let _ = provider.shutdown();
+        let exp = exported.load(Ordering::Relaxed);
+        let dropped = r.calls.saturating_sub(exp);
+        print_micro(
+            name,
+            &r,
+            &format!(
+                " records_emitted={} records_exported={exp} dropped={dropped} dropped_pct={:.2}",
+                r.calls,
+                100.0 * dropped as f64 / r.calls as f64
+            ),
+        );
+        true
+    }
+}
+
 /// `clock_read`: one read of the clock that spans use for their timestamps (the CPU's
 /// time-stamp counter through `quanta`), for scale: a span reads it at start and at end, and
 /// once per event. Not an upstream workload.
@@ -449,6 +516,7 @@ fn main() {
     if !span_workload(&name)
         && !metric_workloads::run(&name)
         && !export::run(&name)
+        && !log_workloads::run(&name)
         && !clock_workload(&name)
     {
         eprintln!("unknown workload {name}");

@@ -215,7 +215,7 @@ fn batch_processor_drops_and_counts_when_full() {
     #[derive(Debug)]
     struct Slow(Arc<AtomicUsize>);
     impl LogExporter for Slow {
-        fn export(&mut self, batch: &[LogData]) -> SdkResult {
+        fn export(&mut self, batch: &[Box<LogData>]) -> SdkResult {
             std::thread::sleep(Duration::from_millis(20));
             self.0.fetch_add(batch.len(), Ordering::SeqCst);
             Ok(())
@@ -239,7 +239,7 @@ fn batch_processor_drops_and_counts_when_full() {
         fn on_emit(&self, data: &mut LogData, cx: &Context) {
             self.0.on_emit(data, cx)
         }
-        fn on_emit_owned(&self, data: LogData, cx: &Context) {
+        fn on_emit_owned(&self, data: Box<LogData>, cx: &Context) {
             self.0.on_emit_owned(data, cx)
         }
         fn force_flush(&self) -> SdkResult {
@@ -359,7 +359,7 @@ fn a_record_emitted_during_export_is_dropped_not_deadlocked() {
         InMemoryLogExporter,
     );
     impl LogExporter for Chatty {
-        fn export(&mut self, batch: &[LogData]) -> SdkResult {
+        fn export(&mut self, batch: &[Box<LogData>]) -> SdkResult {
             if let Some(l) = self.0.lock().unwrap().as_ref() {
                 l.emit(LogRecord::new().with_body("nested"));
             }

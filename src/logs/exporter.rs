@@ -18,8 +18,9 @@ use crate::time::from_unix_nanos;
 /// Export calls are made one at a time from a processor's thread; an exporter needs no
 /// locking of its own.
 pub trait LogExporter: Send + fmt::Debug + 'static {
-    /// Exports a batch.
-    fn export(&mut self, batch: &[LogData]) -> SdkResult;
+    /// Exports a batch. Records come boxed, as spans do: the pipeline moves pointers, and
+    /// the boxes are reused for later records once exported.
+    fn export(&mut self, batch: &[Box<LogData>]) -> SdkResult;
     /// Called once, before the first export, with the provider's resource.
     fn set_resource(&mut self, _resource: &Resource) {}
     /// Flushes anything the exporter buffers.
@@ -60,9 +61,9 @@ impl InMemoryLogExporter {
 }
 
 impl LogExporter for InMemoryLogExporter {
-    fn export(&mut self, batch: &[LogData]) -> SdkResult {
+    fn export(&mut self, batch: &[Box<LogData>]) -> SdkResult {
         if let Ok(mut l) = self.logs.lock() {
-            l.extend_from_slice(batch);
+            l.extend(batch.iter().map(|d| LogData::clone(d)));
         }
         Ok(())
     }
@@ -105,7 +106,7 @@ impl fmt::Debug for ConsoleLogExporter {
 }
 
 impl LogExporter for ConsoleLogExporter {
-    fn export(&mut self, batch: &[LogData]) -> SdkResult {
+    fn export(&mut self, batch: &[Box<LogData>]) -> SdkResult {
         let resource = &self.resource;
         self.out
             .write_blocks(batch.iter().map(|data| record_json(data, resource)))
@@ -216,10 +217,10 @@ mod tests {
             .with_severity_text("INFO")
             .with_attribute("n", 1)
             .with_span_context(&sc);
-        e.export(&[LogData {
+        e.export(&[Box::new(LogData {
             record,
             scope: InstrumentationScope::new("s"),
-        }])
+        })])
         .unwrap();
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         let v: Json = serde_json::from_str(&text).unwrap();

@@ -9,7 +9,7 @@ use crate::context::Context;
 use crate::diagnostics;
 use crate::logs::limits::LogLimits;
 use crate::logs::provider::ProviderInner;
-use crate::logs::record::{AnyValue, LogData, LogRecord};
+use crate::logs::record::LogRecord;
 use crate::scope::InstrumentationScope;
 use crate::time::now_unix_nanos;
 
@@ -82,13 +82,7 @@ impl Logger {
             }
         }
         apply_limits(&mut record, p.limits);
-        p.on_emit(
-            LogData {
-                record,
-                scope: self.scope.clone(),
-            },
-            cx,
-        );
+        p.on_emit(crate::logs::pool::boxed(record, &self.scope), cx);
     }
 }
 
@@ -101,26 +95,34 @@ impl fmt::Debug for Logger {
 }
 
 /// De-duplicates attributes (the last value of a key wins, at the key's first position),
-/// drops and counts those past the count limit, and truncates long values.
+/// drops and counts those past the count limit, and truncates long values. In place: the
+/// usual record (distinct keys, within the limits) is only read.
 pub(crate) fn apply_limits(record: &mut LogRecord, limits: LogLimits) {
     let max = limits.max_attributes_per_record as usize;
-    let max_len = limits.max_attribute_value_length.map(|v| v as usize);
-    let attrs = std::mem::take(&mut record.attributes);
-    let mut out: Vec<(crate::Key, AnyValue)> = Vec::with_capacity(attrs.len().min(max));
-    let mut dropped = 0u32;
-    for (k, mut v) in attrs {
-        if let Some(m) = max_len {
-            v.truncate(m);
+    if let Some(m) = limits.max_attribute_value_length {
+        for (_, v) in &mut record.attributes {
+            v.truncate(m as usize);
         }
-        if let Some(existing) = out.iter_mut().find(|(ek, _)| *ek == k) {
-            existing.1 = v;
-        } else if out.len() < max {
-            out.push((k, v));
+    }
+    let attrs = &mut record.attributes;
+    let distinct = || (1..attrs.len()).all(|i| !attrs[..i].iter().any(|(k, _)| *k == attrs[i].0));
+    if attrs.len() <= max && distinct() {
+        return;
+    }
+    // `kept` attributes with distinct keys are at the front; the rest is examined in order.
+    let mut kept = 0;
+    let mut dropped = 0u32;
+    for i in 0..attrs.len() {
+        if let Some(j) = attrs[..kept].iter().position(|(k, _)| *k == attrs[i].0) {
+            attrs.swap(j, i);
+        } else if kept < max {
+            attrs.swap(kept, i);
+            kept += 1;
         } else {
             dropped = dropped.saturating_add(1);
         }
     }
-    record.attributes = out;
+    attrs.truncate(kept);
     record.dropped_attributes_count = record.dropped_attributes_count.saturating_add(dropped);
     if dropped > 0 {
         report_dropped_once();
@@ -185,6 +187,7 @@ pub(crate) fn is_sdk_thread() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logs::record::AnyValue;
 
     #[test]
     fn limits_dedupe_count_and_truncate() {
@@ -206,6 +209,29 @@ mod tests {
             vec![("a".into(), "repl".into()), ("b".into(), 2.into())]
         );
         assert_eq!(r.dropped_attributes_count, 2);
+
+        // Within the limit: duplicates collapse in place, the others keep their order.
+        let mut r = LogRecord::new()
+            .with_attribute("x", 1)
+            .with_attribute("y", 2)
+            .with_attribute("x", 3)
+            .with_attribute("z", 4)
+            .with_attribute("y", 5);
+        let unlimited = LogLimits {
+            max_attributes_per_record: 128,
+            max_attribute_value_length: None,
+        };
+        apply_limits(&mut r, unlimited);
+        fn expect(pairs: &[(&'static str, i64)]) -> Vec<(crate::Key, AnyValue)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect()
+        }
+        assert_eq!(r.attributes, expect(&[("x", 3), ("y", 5), ("z", 4)]));
+        assert_eq!(r.dropped_attributes_count, 0);
+        apply_limits(&mut r, unlimited);
+        assert_eq!(r.attributes, expect(&[("x", 3), ("y", 5), ("z", 4)]));
     }
 
     #[test]

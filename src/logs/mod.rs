@@ -40,6 +40,7 @@ mod exporter;
 mod limits;
 mod logger;
 pub(crate) mod otlp;
+mod pool;
 mod processor;
 mod provider;
 mod record;

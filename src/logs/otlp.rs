@@ -13,7 +13,7 @@ use crate::resource::Resource;
 
 /// The OTLP request for one batch of records: one `ResourceLogs`, one `ScopeLogs` per scope
 /// (in order of first appearance), records in batch order.
-pub(crate) fn to_proto(resource: &Resource, batch: &[LogData]) -> ExportLogsServiceRequest {
+pub(crate) fn to_proto(resource: &Resource, batch: &[Box<LogData>]) -> ExportLogsServiceRequest {
     if batch.is_empty() {
         return ExportLogsServiceRequest::default();
     }
@@ -139,18 +139,18 @@ mod tests {
                 .with_span_context(&sc)
         };
         let batch = vec![
-            LogData {
+            Box::new(LogData {
                 record: rec.clone(),
                 scope: a.clone(),
-            },
-            LogData {
+            }),
+            Box::new(LogData {
                 record: LogRecord::new().with_body("no span"),
                 scope: b.clone(),
-            },
-            LogData {
+            }),
+            Box::new(LogData {
                 record: rec,
                 scope: a.clone(),
-            },
+            }),
         ];
         let bytes = to_proto(&resource, &batch).encode_to_vec();
         let req = ExportLogsServiceRequest::decode(bytes.as_slice()).unwrap();

@@ -12,21 +12,22 @@ use crate::logs::record::LogData;
 use crate::pipeline::{BatchConfig, BatchExport, BatchPipeline, PipelineStats};
 use crate::resource::Resource;
 
-crate::pipeline::pipeline_item!(LogData);
+crate::pipeline::pipeline_item!(Box<LogData>, discard = crate::logs::pool::give_back);
 
 /// Hooks called for every emitted log record.
 ///
 /// Records go through the provider's processors in the order they were added; a change one
 /// processor makes to the record is seen by the next. The last processor gets the record by
 /// value through [`LogProcessor::on_emit_owned`], so a batch processor at the end of the
-/// chain (the usual case) takes it without a copy.
+/// chain (the usual case) takes it without a copy: records are boxed once, at emit, in a box
+/// reused from an earlier exported record.
 pub trait LogProcessor: Send + Sync + fmt::Debug + 'static {
     /// A record was emitted in context `cx` (the context it was emitted in, usually the
     /// current one). The processor may change it, or copy it to keep it.
     fn on_emit(&self, data: &mut LogData, cx: &Context);
     /// Like [`LogProcessor::on_emit`], for the last processor of the chain, which may keep
     /// the record without copying it. The default calls `on_emit`.
-    fn on_emit_owned(&self, mut data: LogData, cx: &Context) {
+    fn on_emit_owned(&self, mut data: Box<LogData>, cx: &Context) {
         self.on_emit(&mut data, cx);
     }
     /// Exports every record already emitted.
@@ -59,6 +60,16 @@ impl SimpleLogProcessor {
     }
 }
 
+impl SimpleLogProcessor {
+    fn export(&self, batch: &[Box<LogData>]) {
+        if let Ok(mut e) = self.exporter.lock() {
+            if let Err(err) = e.export(batch) {
+                diagnostics::report(&format!("SimpleLogProcessor: export failed: {err}"));
+            }
+        }
+    }
+}
+
 impl fmt::Debug for SimpleLogProcessor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SimpleLogProcessor")
@@ -70,11 +81,13 @@ impl LogProcessor for SimpleLogProcessor {
         if self.shut_down.load(Ordering::Acquire) {
             return;
         }
-        if let Ok(mut e) = self.exporter.lock() {
-            if let Err(err) = e.export(std::slice::from_ref(data)) {
-                diagnostics::report(&format!("SimpleLogProcessor: export failed: {err}"));
-            }
+        self.export(&[Box::new(data.clone())]);
+    }
+    fn on_emit_owned(&self, data: Box<LogData>, _cx: &Context) {
+        if self.shut_down.load(Ordering::Acquire) {
+            return;
         }
+        self.export(std::slice::from_ref(&data));
     }
     fn force_flush(&self) -> SdkResult {
         if self.shut_down.load(Ordering::Acquire) {
@@ -106,17 +119,20 @@ impl LogProcessor for SimpleLogProcessor {
 /// (and counts) records. Configure it with [`BatchConfig`] (defaults: 2048 queued, 512 per
 /// export, 1 s delay, 30 s timeout; `OTEL_BLRP_*` environment variables).
 pub struct BatchLogProcessor {
-    pipeline: BatchPipeline<LogData>,
+    pipeline: BatchPipeline<Box<LogData>>,
 }
 
 struct ExportLogs(Box<dyn LogExporter>);
 
-impl BatchExport<LogData> for ExportLogs {
-    fn export(&mut self, batch: &[LogData]) -> SdkResult {
+impl BatchExport<Box<LogData>> for ExportLogs {
+    fn export(&mut self, batch: &[Box<LogData>]) -> SdkResult {
         self.0.export(batch)
     }
     fn set_resource(&mut self, resource: &Resource) {
         self.0.set_resource(resource)
+    }
+    fn recycle(&mut self, batch: &mut Vec<Box<LogData>>) {
+        crate::logs::pool::give(batch)
     }
     fn force_flush(&mut self) -> SdkResult {
         self.0.force_flush()
@@ -155,10 +171,10 @@ impl fmt::Debug for BatchLogProcessor {
 
 impl LogProcessor for BatchLogProcessor {
     fn on_emit(&self, data: &mut LogData, _cx: &Context) {
-        self.pipeline.push(data.clone());
+        self.pipeline.push(Box::new(data.clone()));
     }
     #[inline]
-    fn on_emit_owned(&self, data: LogData, _cx: &Context) {
+    fn on_emit_owned(&self, data: Box<LogData>, _cx: &Context) {
         self.pipeline.push(data);
     }
     fn force_flush(&self) -> SdkResult {

@@ -61,7 +61,7 @@ impl ProviderInner {
     }
 
     /// Runs the record through the processors in order; the last one takes it by value.
-    pub(crate) fn on_emit(&self, mut data: LogData, cx: &Context) {
+    pub(crate) fn on_emit(&self, mut data: Box<LogData>, cx: &Context) {
         if let [rest @ .., last] = self.processors.as_slice() {
             for p in rest {
                 p.on_emit(&mut data, cx);

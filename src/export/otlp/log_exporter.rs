@@ -55,7 +55,7 @@ impl fmt::Debug for OtlpLogExporter {
 }
 
 impl LogExporter for OtlpLogExporter {
-    fn export(&mut self, batch: &[LogData]) -> SdkResult {
+    fn export(&mut self, batch: &[Box<LogData>]) -> SdkResult {
         if batch.is_empty() {
             return Ok(());
         }

@@ -65,7 +65,7 @@
 //!     }
 //! }
 //! impl LogExporter for OtlpLogExporter {
-//!     fn export(&mut self, batch: &[LogRecord]) -> SdkResult {
+//!     fn export(&mut self, batch: &[Box<LogData>]) -> SdkResult {
 //!         let req: ExportLogsServiceRequest = to_proto(&self.resource, batch);
 //!         self.client.export(&req, batch.len())
 //!     }

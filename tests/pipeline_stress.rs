@@ -1,5 +1,5 @@
-//! The batch span and log pipelines under concurrent load and a slow or stuck exporter: nothing is
-//! lost without being counted, and the application never waits.
+//! The batch span and log pipelines under concurrent load and a slow or stuck exporter:
+//! nothing is lost without being counted, and the application never waits.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};

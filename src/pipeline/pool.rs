@@ -1,0 +1,154 @@
+//! Recycling of exported items: spans' and log records' boxes go back to the threads that
+//! make new ones.
+//!
+//! An item lives in one heap block from creation to export, so queueing and batching it move
+//! a pointer. After export the processor hands the whole batch back here, untouched, and new
+//! items reuse the boxes: in steady state an item allocates nothing for itself, and what an
+//! application thread allocated (attribute vectors, owned strings) is freed by an
+//! application thread when the box is reused, not by the export thread. (With glibc's
+//! malloc, blocks freed by another thread never return to the allocating thread's cache, so
+//! every allocation of a steadily producing thread would take the slow, locked path.)
+//!
+//! Boxes travel in batches, so recycling costs no atomic operation per item: the export
+//! thread pushes each exported batch onto a bounded stack of free batches (one lock per
+//! batch), and a thread that needs a box takes a whole batch into a thread-local cache when
+//! its cache runs dry. A stack rather than a queue: the batch taken is the one exported last,
+//! whose boxes are the likeliest to still be in the CPU's caches. The export thread never
+//! writes to an item, so no cache line is bounced back and forth for it.
+//!
+//! Memory stays bounded: at most [`FREE_BATCHES`] batches wait on the stack (more are freed
+//! on the export thread), and a thread caches at most one batch, or [`MAX_LOCAL`] boxes of
+//! items the queue refused.
+
+use std::cell::RefCell;
+use std::sync::Mutex;
+
+/// Most batches waiting for reuse, per item type.
+pub(crate) const FREE_BATCHES: usize = 16;
+
+/// Most boxes a thread keeps for itself (refused items; a batch taken from the stack may be
+/// larger).
+pub(crate) const MAX_LOCAL: usize = 4096;
+
+/// The free stack and this thread's cache of one item type. Implement it with
+/// [`pooled!`], which gives each type its own statics.
+pub(crate) trait Pooled: Sized + 'static {
+    /// The stack of exported batches waiting for reuse.
+    fn free_batches() -> &'static Mutex<Vec<Vec<Box<Self>>>>;
+    /// Runs `f` on this thread's cache; `None` when it is unavailable (the thread is exiting,
+    /// or the cache is already borrowed).
+    fn with_local<R>(f: impl FnOnce(&mut Vec<Box<Self>>) -> R) -> Option<R>;
+}
+
+/// Implements [`Pooled`] for a type.
+macro_rules! pooled {
+    ($t:ty) => {
+        impl $crate::pipeline::pool::Pooled for $t {
+            fn free_batches() -> &'static std::sync::Mutex<Vec<Vec<Box<Self>>>> {
+                static FREE: std::sync::Mutex<Vec<Vec<Box<$t>>>> =
+                    std::sync::Mutex::new(Vec::new());
+                &FREE
+            }
+            #[inline]
+            fn with_local<R>(f: impl FnOnce(&mut Vec<Box<Self>>) -> R) -> Option<R> {
+                thread_local! {
+                    static LOCAL: std::cell::RefCell<Vec<Box<$t>>> =
+                        const { std::cell::RefCell::new(Vec::new()) };
+                }
+                $crate::pipeline::pool::with_cache(&LOCAL, f)
+            }
+        }
+    };
+}
+pub(crate) use pooled;
+
+#[doc(hidden)]
+#[inline]
+pub(crate) fn with_cache<T: 'static, R>(
+    key: &'static std::thread::LocalKey<RefCell<Vec<Box<T>>>>,
+    f: impl FnOnce(&mut Vec<Box<T>>) -> R,
+) -> Option<R> {
+    key.try_with(|l| l.try_borrow_mut().ok().map(|mut l| f(&mut l)))
+        .ok()
+        .flatten()
+}
+
+/// A box from this thread's cache, refilled from the free stack when empty; `None` when there
+/// is none to reuse. The box still holds its earlier item: the caller overwrites or clears it.
+#[inline]
+pub(crate) fn pop<T: Pooled>() -> Option<Box<T>> {
+    T::with_local(|l| {
+        if let Some(b) = l.pop() {
+            return Some(b);
+        }
+        let mut batch = T::free_batches().lock().ok()?.pop()?;
+        let b = batch.pop();
+        *l = batch;
+        b
+    })
+    .flatten()
+}
+
+/// Hands an exported batch back for reuse, untouched, leaving `batch` empty (with room for
+/// the next batch). When enough batches are already waiting, this one is freed here.
+pub(crate) fn recycle<T: Pooled>(batch: &mut Vec<Box<T>>) {
+    if batch.is_empty() {
+        return;
+    }
+    let full = std::mem::replace(batch, Vec::with_capacity(batch.capacity()));
+    if let Ok(mut free) = T::free_batches().lock() {
+        if free.len() < FREE_BATCHES {
+            free.push(full);
+        }
+    }
+}
+
+/// Keeps the box of an item the queue refused for this thread's next item, instead of
+/// freeing it and allocating a new one.
+pub(crate) fn give_back<T: Pooled>(item: Box<T>) {
+    T::with_local(|l| {
+        if l.len() < MAX_LOCAL {
+            l.push(item);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default)]
+    struct Item(Vec<u32>);
+    pooled!(Item);
+
+    #[test]
+    fn boxes_come_back_to_new_items_and_memory_stays_bounded() {
+        std::thread::spawn(|| {
+            assert!(pop::<Item>().is_none(), "nothing to reuse yet");
+            let mut batch: Vec<Box<Item>> = (0..4).map(|i| Box::new(Item(vec![i]))).collect();
+            let addrs: Vec<*const Item> = batch.iter().map(|b| &**b as *const _).collect();
+            recycle(&mut batch);
+            assert!(batch.is_empty() && batch.capacity() >= 4);
+            // The batch exported last comes back first, each box untouched.
+            let b = pop::<Item>().expect("a recycled box");
+            assert!(addrs.contains(&(&*b as *const _)));
+            assert_eq!(b.0.len(), 1, "the caller clears or overwrites it");
+            for _ in 0..FREE_BATCHES + 3 {
+                recycle(&mut vec![Box::new(Item::default())]);
+            }
+            assert_eq!(Item::free_batches().lock().unwrap().len(), FREE_BATCHES);
+            for _ in 0..MAX_LOCAL + 10 {
+                give_back(Box::new(Item::default()));
+            }
+            assert_eq!(Item::with_local(|l| l.len()), Some(MAX_LOCAL));
+            let kept = Item::with_local(|l| &*l[l.len() - 1] as *const Item).unwrap();
+            assert_eq!(
+                &*pop::<Item>().unwrap() as *const Item,
+                kept,
+                "refused boxes first"
+            );
+        })
+        .join()
+        .unwrap();
+    }
+}

@@ -58,9 +58,9 @@ impl SimpleLogProcessor {
             shut_down: AtomicBool::new(false),
         }
     }
-}
 
-impl SimpleLogProcessor {
+    /// Exports on the calling thread; a failure is reported, not returned (emit has no
+    /// result).
     fn export(&self, batch: &[Box<LogData>]) {
         if let Ok(mut e) = self.exporter.lock() {
             if let Err(err) = e.export(batch) {

@@ -25,6 +25,13 @@ pub(crate) fn first_error(results: impl Iterator<Item = SdkResult>) -> SdkResult
     out
 }
 
+/// Runs an exporter call; a panic in it becomes an error (`"<what> panicked"`), so that a
+/// faulty exporter never unwinds into the application or the SDK's own threads.
+pub(crate) fn catch_panic(what: &str, f: impl FnOnce() -> SdkResult) -> SdkResult {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(SdkError::failed(format!("{what} panicked"))))
+}
+
 /// Why a flush, shutdown or export did not succeed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

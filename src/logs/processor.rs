@@ -43,8 +43,10 @@ pub trait LogProcessor: Send + Sync + fmt::Debug + 'static {
     }
 }
 
-/// Exports each record as soon as it is emitted, on the emitting thread. Meant for tests and
-/// debugging; use [`BatchLogProcessor`] in production.
+/// Exports each record as soon as it is emitted, on the emitting thread (which waits for the
+/// export). A failed or panicking export is reported through
+/// [`diagnostics`](crate::diagnostics), never returned or unwound into the caller. Meant for
+/// tests and debugging; use [`BatchLogProcessor`] in production.
 pub struct SimpleLogProcessor {
     exporter: Mutex<Box<dyn LogExporter>>,
     shut_down: AtomicBool,
@@ -63,7 +65,7 @@ impl SimpleLogProcessor {
     /// result).
     fn export(&self, batch: &[Box<LogData>]) {
         if let Ok(mut e) = self.exporter.lock() {
-            if let Err(err) = e.export(batch) {
+            if let Err(err) = crate::error::catch_panic("exporter", || e.export(batch)) {
                 diagnostics::report(&format!("SimpleLogProcessor: export failed: {err}"));
             }
         }

@@ -424,9 +424,7 @@ fn run(
             return Ok(());
         }
         let started = Instant::now();
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exporter.export(&metrics)))
-                .unwrap_or_else(|_| Err(SdkError::failed("metric exporter panicked")));
+        let result = crate::error::catch_panic("metric exporter", || exporter.export(&metrics));
         if started.elapsed() > timeout {
             diagnostics::report(&format!(
                 "metric export took {:?}, more than the {timeout:?} timeout",

@@ -263,8 +263,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
         let n = self.batch.len() as u64;
         let exporter = &mut self.exporter;
         let batch = &self.batch;
-        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exporter.export(batch)))
-            .unwrap_or_else(|_| Err(SdkError::failed("exporter panicked")));
+        let res = crate::error::catch_panic("exporter", || exporter.export(batch));
         match &res {
             Ok(()) => {
                 self.shared.exported.fetch_add(n, Ordering::Release);

@@ -62,8 +62,10 @@ pub trait SpanProcessor: Send + Sync + fmt::Debug + 'static {
     }
 }
 
-/// Exports each span as soon as it ends, on the thread that ends it. Meant for tests and
-/// debugging; use [`BatchSpanProcessor`] in production.
+/// Exports each span as soon as it ends, on the thread that ends it (which waits for the
+/// export). A failed or panicking export is reported through
+/// [`diagnostics`](crate::diagnostics), never returned or unwound into the caller. Meant for
+/// tests and debugging; use [`BatchSpanProcessor`] in production.
 pub struct SimpleSpanProcessor {
     exporter: Mutex<Box<dyn SpanExporter>>,
     shut_down: std::sync::atomic::AtomicBool,
@@ -92,7 +94,8 @@ impl SpanProcessor for SimpleSpanProcessor {
             return;
         }
         if let Ok(mut e) = self.exporter.lock() {
-            if let Err(err) = e.export(std::slice::from_ref(&span)) {
+            let batch = std::slice::from_ref(&span);
+            if let Err(err) = crate::error::catch_panic("exporter", || e.export(batch)) {
                 crate::diagnostics::report(&format!("SimpleSpanProcessor: export failed: {err}"));
             }
         }

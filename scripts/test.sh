@@ -3,7 +3,8 @@
 # target/) and runs every test: formatting, clippy, rustdoc (broken links), the full suite
 # with all features (the end-to-end tests against the real collector included), the suite
 # without default features (console + in-memory only), and a time-boxed fuzzing run of the
-# header parsers, and Miri over the unsafe code (trace::span_rc) and the trace API built on it.
+# header parsers, and Miri over the unsafe code (span_rc, attributes, slot, Span::end) and
+# the trace API built on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +28,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 
 # Fuzz the W3C header parsers (traceparent, tracestate, baggage) for a fixed time budget with
 # cargo-fuzz/libFuzzer, starting from the corpus kept in fuzz/corpus/headers. `-s none`: no
-# sanitizer runtime is needed (the parsers are safe code; the library's one unsafe module is
+# sanitizer runtime is needed (the parsers are safe code; the library's unsafe code is
 # checked by Miri below), so the stable toolchain works.
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --version 0.13.2 --locked
@@ -40,9 +41,9 @@ rm -rf "$fuzz_out"
 cargo test --workspace --all-features
 cargo test --no-default-features --lib --tests
 
-# Miri (undefined behaviour, data races, leaks) over the unsafe reference count behind current
-# spans: its unit tests, then the whole trace API suite, which starts, nests, shares and ends
-# current spans across threads. Isolation off: the resource reads the executable's name.
+# Miri (undefined behaviour, data races, leaks) over the unsafe code: the reference count behind
+# current spans, the in-place attribute and event writes and `Span::end` (their unit tests),
+# then the whole trace API suite, which starts, nests, shares and ends spans across threads. Isolation off: the resource reads the executable's name.
 # (An installed nightly is kept as it is: `rustup toolchain install` would update it.)
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   rustup toolchain install nightly --profile minimal

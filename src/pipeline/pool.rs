@@ -16,25 +16,44 @@
 //! whose boxes are the likeliest to still be in the CPU's caches. The export thread never
 //! writes to an item, so no cache line is bounced back and forth for it.
 //!
-//! Memory stays bounded: at most [`FREE_BATCHES`] batches wait on the stack (more are freed
-//! on the export thread), and a thread caches at most one batch, or [`MAX_LOCAL`] boxes of
-//! items the queue refused.
+//! Memory stays bounded: the stack keeps at most [`Pooled::MAX_FREE`] items of a type (at
+//! least one batch; more are freed on the export thread), and a thread caches at most one
+//! batch, or [`MAX_LOCAL`] boxes of items the queue refused. A kept item holds what it held
+//! until it is reused, so each type sets its bound by how large its items get.
 
 use std::cell::RefCell;
 use std::sync::Mutex;
-
-/// Most batches waiting for reuse, per item type.
-pub(crate) const FREE_BATCHES: usize = 16;
 
 /// Most boxes a thread keeps for itself (refused items; a batch taken from the stack may be
 /// larger).
 pub(crate) const MAX_LOCAL: usize = 4096;
 
+/// Exported batches waiting for reuse, most recent last.
+#[derive(Debug)]
+pub(crate) struct FreeStack<T> {
+    batches: Vec<Vec<Box<T>>>,
+    /// Items in `batches`.
+    items: usize,
+}
+
+impl<T> FreeStack<T> {
+    /// An empty stack.
+    pub(crate) const fn new() -> Self {
+        FreeStack {
+            batches: Vec::new(),
+            items: 0,
+        }
+    }
+}
+
 /// The free stack and this thread's cache of one item type. Implement it with
 /// [`pooled!`], which gives each type its own statics.
 pub(crate) trait Pooled: Sized + 'static {
+    /// Most items waiting on the free stack (a batch is kept when the stack is empty, even a
+    /// larger one).
+    const MAX_FREE: usize;
     /// The stack of exported batches waiting for reuse.
-    fn free_batches() -> &'static Mutex<Vec<Vec<Box<Self>>>>;
+    fn free_batches() -> &'static Mutex<FreeStack<Self>>;
     /// Runs `f` on this thread's cache; `None` when it is unavailable (the thread is exiting,
     /// or the cache is already borrowed).
     fn with_local<R>(f: impl FnOnce(&mut Vec<Box<Self>>) -> R) -> Option<R>;
@@ -42,11 +61,13 @@ pub(crate) trait Pooled: Sized + 'static {
 
 /// Implements [`Pooled`] for a type.
 macro_rules! pooled {
-    ($t:ty) => {
+    ($t:ty, max_free = $max:expr) => {
         impl $crate::pipeline::pool::Pooled for $t {
-            fn free_batches() -> &'static std::sync::Mutex<Vec<Vec<Box<Self>>>> {
-                static FREE: std::sync::Mutex<Vec<Vec<Box<$t>>>> =
-                    std::sync::Mutex::new(Vec::new());
+            const MAX_FREE: usize = $max;
+            fn free_batches() -> &'static std::sync::Mutex<$crate::pipeline::pool::FreeStack<Self>>
+            {
+                static FREE: std::sync::Mutex<$crate::pipeline::pool::FreeStack<$t>> =
+                    std::sync::Mutex::new($crate::pipeline::pool::FreeStack::new());
                 &FREE
             }
             #[inline]
@@ -81,7 +102,12 @@ pub(crate) fn pop<T: Pooled>() -> Option<Box<T>> {
         if let Some(b) = l.pop() {
             return Some(b);
         }
-        let mut batch = T::free_batches().lock().ok()?.pop()?;
+        let mut batch = {
+            let mut free = T::free_batches().lock().ok()?;
+            let batch = free.batches.pop()?;
+            free.items -= batch.len();
+            batch
+        };
         let b = batch.pop();
         *l = batch;
         b
@@ -90,15 +116,16 @@ pub(crate) fn pop<T: Pooled>() -> Option<Box<T>> {
 }
 
 /// Hands an exported batch back for reuse, untouched, leaving `batch` empty (with room for
-/// the next batch). When enough batches are already waiting, this one is freed here.
+/// the next batch). When enough items are already waiting, this batch is freed here.
 pub(crate) fn recycle<T: Pooled>(batch: &mut Vec<Box<T>>) {
     if batch.is_empty() {
         return;
     }
     let full = std::mem::replace(batch, Vec::with_capacity(batch.capacity()));
     if let Ok(mut free) = T::free_batches().lock() {
-        if free.len() < FREE_BATCHES {
-            free.push(full);
+        if free.batches.is_empty() || free.items + full.len() <= T::MAX_FREE {
+            free.items += full.len();
+            free.batches.push(full);
         }
     }
 }
@@ -119,7 +146,7 @@ mod tests {
 
     #[derive(Debug, Default)]
     struct Item(Vec<u32>);
-    pooled!(Item);
+    pooled!(Item, max_free = 8);
 
     #[test]
     fn boxes_come_back_to_new_items_and_memory_stays_bounded() {
@@ -133,10 +160,27 @@ mod tests {
             let b = pop::<Item>().expect("a recycled box");
             assert!(addrs.contains(&(&*b as *const _)));
             assert_eq!(b.0.len(), 1, "the caller clears or overwrites it");
-            for _ in 0..FREE_BATCHES + 3 {
+            // At most MAX_FREE items wait: eight batches of one, or one batch of any size.
+            for _ in 0..Item::MAX_FREE + 3 {
                 recycle(&mut vec![Box::new(Item::default())]);
             }
-            assert_eq!(Item::free_batches().lock().unwrap().len(), FREE_BATCHES);
+            assert_eq!(Item::free_batches().lock().unwrap().items, Item::MAX_FREE);
+            assert_eq!(Item::free_batches().lock().unwrap().batches.len(), 8);
+            while pop::<Item>().is_some() {}
+            let big = || {
+                (0..20)
+                    .map(|_| Box::new(Item::default()))
+                    .collect::<Vec<_>>()
+            };
+            recycle(&mut big());
+            recycle(&mut big());
+            let free = Item::free_batches().lock().unwrap();
+            assert_eq!(
+                (free.batches.len(), free.items),
+                (1, 20),
+                "one batch, even too large"
+            );
+            drop(free);
             for _ in 0..MAX_LOCAL + 10 {
                 give_back(Box::new(Item::default()));
             }

@@ -18,7 +18,11 @@ const MAX_KEPT_ATTRIBUTES: usize = 32;
 const MAX_KEPT_EVENTS: usize = 16;
 const MAX_KEPT_LINKS: usize = 8;
 
-pooled!(SpanData);
+// Span records are small (~220 bytes plus vectors of a few attributes), so the stack keeps
+// up to 16 batches of 8192: a tighter bound made the export thread free the records of
+// large batches, contending with the producing thread's allocations (export_grpc_1m's
+// producer loop 0.30-0.40 s against 0.26-0.36 s, 8 alternating runs each with 8192).
+pooled!(SpanData, max_free = 16 * 8192);
 
 fn empty_scope() -> InstrumentationScope {
     static EMPTY: OnceLock<InstrumentationScope> = OnceLock::new();

@@ -16,8 +16,9 @@
 //! whose boxes are the likeliest to still be in the CPU's caches. The export thread never
 //! writes to an item, so no cache line is bounced back and forth for it.
 //!
-//! Memory stays bounded: the stack keeps at most [`Pooled::MAX_FREE`] items of a type (at
-//! least one batch; more are freed on the export thread), and a thread caches at most one
+//! Memory stays bounded: the stack keeps at most [`FREE_BATCHES`] batches and
+//! [`Pooled::MAX_FREE`] items of a type (at least one batch; more are freed on the export
+//! thread), and a thread caches at most one
 //! batch, or [`MAX_LOCAL`] boxes of items the queue refused. A kept item holds what it held
 //! until it is reused, so each type sets its bound by how large its items get.
 
@@ -27,6 +28,9 @@ use std::sync::Mutex;
 /// Most boxes a thread keeps for itself (refused items; a batch taken from the stack may be
 /// larger).
 pub(crate) const MAX_LOCAL: usize = 4096;
+
+/// Most batches waiting for reuse, per item type.
+pub(crate) const FREE_BATCHES: usize = 16;
 
 /// Exported batches waiting for reuse, most recent last.
 #[derive(Debug)]
@@ -123,7 +127,8 @@ pub(crate) fn recycle<T: Pooled>(batch: &mut Vec<Box<T>>) {
     }
     let full = std::mem::replace(batch, Vec::with_capacity(batch.capacity()));
     if let Ok(mut free) = T::free_batches().lock() {
-        if free.batches.is_empty() || free.items + full.len() <= T::MAX_FREE {
+        let room = free.batches.len() < FREE_BATCHES && free.items + full.len() <= T::MAX_FREE;
+        if room || free.batches.is_empty() {
             free.items += full.len();
             free.batches.push(full);
         }
@@ -148,6 +153,22 @@ mod tests {
     struct Item(Vec<u32>);
     pooled!(Item, max_free = 8);
 
+    #[derive(Debug, Default)]
+    struct Small;
+    pooled!(Small, max_free = 1000);
+
+    #[test]
+    fn at_most_free_batches_wait_whatever_their_size() {
+        for _ in 0..FREE_BATCHES + 4 {
+            recycle(&mut vec![Box::new(Small)]);
+        }
+        let free = Small::free_batches().lock().unwrap();
+        assert_eq!(
+            (free.batches.len(), free.items),
+            (FREE_BATCHES, FREE_BATCHES)
+        );
+    }
+
     #[test]
     fn boxes_come_back_to_new_items_and_memory_stays_bounded() {
         std::thread::spawn(|| {
@@ -161,6 +182,7 @@ mod tests {
             assert!(addrs.contains(&(&*b as *const _)));
             assert_eq!(b.0.len(), 1, "the caller clears or overwrites it");
             // At most MAX_FREE items wait: eight batches of one, or one batch of any size.
+            const { assert!(Item::MAX_FREE < FREE_BATCHES) };
             for _ in 0..Item::MAX_FREE + 3 {
                 recycle(&mut vec![Box::new(Item::default())]);
             }

@@ -140,6 +140,8 @@ impl Pending {
 
 struct Job {
     body: Bytes,
+    /// The body was encoded into a buffer of the pool: hand it back once sent.
+    reuse: bool,
     reply: mpsc::SyncSender<Result<Bytes, SdkError>>,
     /// Requests of this client that may be on the wire at once.
     limit: Arc<tokio::sync::Semaphore>,
@@ -168,10 +170,13 @@ impl BufferPool {
 
     /// Keeps `body`'s buffer if nothing else refers to it any more.
     fn give(&self, body: Bytes) {
-        let Ok(buf) = body.try_into_mut() else {
-            return;
-        };
-        let mut buf = Vec::from(buf);
+        if let Ok(buf) = body.try_into_mut() {
+            self.keep(Vec::from(buf));
+        }
+    }
+
+    /// Keeps `buf` for a later request, unless enough are kept or it is unusually large.
+    fn keep(&self, mut buf: Vec<u8>) {
         if buf.capacity() > Self::MAX_BYTES {
             return;
         }
@@ -333,9 +338,17 @@ impl OtlpClient {
             self.stats.0.failed_requests.fetch_add(1, Ordering::Relaxed);
             e
         };
-        // gRPC compresses inside tonic (per message); HTTP compresses the whole body here.
+        // gRPC compresses inside tonic (per message); HTTP compresses the whole body here,
+        // and the uncompressed buffer can be reused at once. Only buffers of protobuf
+        // encodings go back to the pool: they are the ones taken from it.
+        let mut reuse = self.protocol != Protocol::HttpJson;
         if self.protocol.is_http() && self.compression == Compression::Gzip {
-            body = gzip(&body).map_err(fail)?;
+            let compressed = gzip(&body).map_err(fail)?;
+            let plain = std::mem::replace(&mut body, compressed);
+            if reuse {
+                self.buffers.keep(plain);
+            }
+            reuse = false;
         }
         let (reply_tx, reply_rx) = mpsc::sync_channel(1);
         {
@@ -348,6 +361,7 @@ impl OtlpClient {
                 .ok_or_else(|| fail(SdkError::AlreadyShutdown))?;
             jobs.send(Job {
                 body: Bytes::from(body),
+                reuse,
                 reply: reply_tx,
                 limit: self.limit.clone(),
             })
@@ -540,7 +554,9 @@ fn run(
             tokio::spawn(async move {
                 let r = send_with_retry(&sender, &job.body, timeout, &policy, &stats).await;
                 drop(permit);
-                buffers.give(job.body);
+                if job.reuse {
+                    buffers.give(job.body);
+                }
                 let _ = job.reply.send(r);
             });
         }
@@ -625,5 +641,55 @@ mod tests {
             BufferPool::KEEP - 1,
             "an unusually large buffer is freed"
         );
+    }
+
+    /// A client whose requests fail at once: connection refused, no retry.
+    #[cfg(feature = "http")]
+    fn refused_client(protocol: Protocol, compression: Compression) -> OtlpClient {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let config = super::super::OtlpExporterBuilder::<()>::default()
+            .with_endpoint(format!("http://127.0.0.1:{port}"))
+            .with_protocol(protocol)
+            .with_compression(compression)
+            .with_retry(RetryPolicy {
+                max_retries: 0,
+                initial_backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(1),
+            })
+            .resolve_with(Signal::Traces, |_| None)
+            .unwrap();
+        OtlpClient::new(config).unwrap()
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn only_buffers_taken_from_the_pool_go_back_to_it() {
+        let body = || {
+            let mut b = Vec::with_capacity(5000);
+            b.extend_from_slice(&[1u8; 5000]);
+            b
+        };
+        // Protobuf: the request's buffer comes back once the request is done (here failed).
+        let c = refused_client(Protocol::HttpProtobuf, Compression::None);
+        assert!(c
+            .export_body::<ct::ExportTraceServiceRequest>(body(), 1)
+            .is_err());
+        assert!(c.take_buffer().capacity() >= 5000);
+        // JSON text is never encoded into a pooled buffer, so it is not kept.
+        let c = refused_client(Protocol::HttpJson, Compression::None);
+        assert!(c
+            .export_body::<ct::ExportTraceServiceRequest>(body(), 1)
+            .is_err());
+        assert_eq!(c.take_buffer().capacity(), 0);
+        // Gzip over HTTP: the uncompressed buffer is kept at once, the compressed body not.
+        let c = refused_client(Protocol::HttpProtobuf, Compression::Gzip);
+        assert!(c
+            .export_body::<ct::ExportTraceServiceRequest>(body(), 1)
+            .is_err());
+        assert!(c.take_buffer().capacity() >= 5000);
+        assert_eq!(c.take_buffer().capacity(), 0);
     }
 }

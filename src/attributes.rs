@@ -375,10 +375,11 @@ pub(crate) fn upsert_with(
     let len = attrs.len();
     let base = attrs.as_mut_ptr();
     // SAFETY: `reserve` left room for one more element, so slot `len` is allocated and
-    // unused (beyond the vector's length). The slot is fully written here; below, it is
-    // either dropped in place (or its value moved out and its key dropped) or taken into
-    // the vector with `set_len`, and nothing between can panic, so it is never leaked half
-    // written nor dropped twice. `existing` is built from the same raw pointer as `slot`
+    // unused (beyond the vector's length). The slot is fully written here (should the
+    // value's conversion panic, the key already written is leaked, never read or dropped,
+    // as the length does not cover the slot); below, it is either dropped in place (or its
+    // value moved out and its key dropped) or taken into the vector with `set_len`, and
+    // nothing between can panic, so it is never dropped twice. `existing` is built from the same raw pointer as `slot`
     // and covers only the `len` elements before it, so the two never overlap.
     unsafe {
         let slot = base.add(len);

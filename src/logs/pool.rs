@@ -36,11 +36,6 @@ pub(crate) fn boxed(record: LogRecord, scope: &InstrumentationScope) -> Box<LogD
     }
 }
 
-/// The export thread is done with `batch`: its boxes go back for reuse.
-pub(crate) fn give(batch: &mut Vec<Box<LogData>>) {
-    pool::recycle(batch)
-}
-
 /// Keeps the box of a record the queue refused for this thread's next record. The record
 /// is dropped now (this is the thread that emitted it), so that a thread under overload does
 /// not keep thousands of refused bodies alive.

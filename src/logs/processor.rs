@@ -134,7 +134,7 @@ impl BatchExport<Box<LogData>> for ExportLogs {
         self.0.set_resource(resource)
     }
     fn recycle(&mut self, batch: &mut Vec<Box<LogData>>) {
-        crate::logs::pool::give(batch)
+        crate::pipeline::pool::recycle(batch)
     }
     fn force_flush(&mut self) -> SdkResult {
         self.0.force_flush()
@@ -173,7 +173,10 @@ impl fmt::Debug for BatchLogProcessor {
 
 impl LogProcessor for BatchLogProcessor {
     fn on_emit(&self, data: &mut LogData, _cx: &Context) {
-        self.pipeline.push(Box::new(data.clone()));
+        // Not the last processor: the record goes on to the next one, so a copy is queued,
+        // in a reused box like every queued record.
+        self.pipeline
+            .push(crate::logs::pool::boxed(data.record.clone(), &data.scope));
     }
     #[inline]
     fn on_emit_owned(&self, data: Box<LogData>, _cx: &Context) {

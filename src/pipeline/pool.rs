@@ -18,9 +18,9 @@
 //!
 //! Memory stays bounded: the stack keeps at most [`FREE_BATCHES`] batches and
 //! [`Pooled::MAX_FREE`] items of a type (at least one batch; more are freed on the export
-//! thread), and a thread caches at most one
-//! batch, or [`MAX_LOCAL`] boxes of items the queue refused. A kept item holds what it held
-//! until it is reused, so each type sets its bound by how large its items get.
+//! thread), and a thread caches at most one batch, or [`MAX_LOCAL`] boxes of items the queue
+//! refused. A kept item holds what it held until it is reused, so each type sets its bound
+//! by how large its items get.
 
 use std::cell::RefCell;
 use std::sync::Mutex;
@@ -36,8 +36,6 @@ pub(crate) const FREE_BATCHES: usize = 16;
 #[derive(Debug)]
 pub(crate) struct FreeStack<T> {
     batches: Vec<Vec<Box<T>>>,
-    /// Items in `batches`.
-    items: usize,
 }
 
 impl<T> FreeStack<T> {
@@ -45,8 +43,12 @@ impl<T> FreeStack<T> {
     pub(crate) const fn new() -> Self {
         FreeStack {
             batches: Vec::new(),
-            items: 0,
         }
+    }
+
+    /// Items waiting (at most `FREE_BATCHES` batches to add up).
+    fn items(&self) -> usize {
+        self.batches.iter().map(Vec::len).sum()
     }
 }
 
@@ -106,12 +108,7 @@ pub(crate) fn pop<T: Pooled>() -> Option<Box<T>> {
         if let Some(b) = l.pop() {
             return Some(b);
         }
-        let mut batch = {
-            let mut free = T::free_batches().lock().ok()?;
-            let batch = free.batches.pop()?;
-            free.items -= batch.len();
-            batch
-        };
+        let mut batch = T::free_batches().lock().ok()?.batches.pop()?;
         let b = batch.pop();
         *l = batch;
         b
@@ -127,9 +124,8 @@ pub(crate) fn recycle<T: Pooled>(batch: &mut Vec<Box<T>>) {
     }
     let full = std::mem::replace(batch, Vec::with_capacity(batch.capacity()));
     if let Ok(mut free) = T::free_batches().lock() {
-        let room = free.batches.len() < FREE_BATCHES && free.items + full.len() <= T::MAX_FREE;
+        let room = free.batches.len() < FREE_BATCHES && free.items() + full.len() <= T::MAX_FREE;
         if room || free.batches.is_empty() {
-            free.items += full.len();
             free.batches.push(full);
         }
     }
@@ -164,7 +160,7 @@ mod tests {
         }
         let free = Small::free_batches().lock().unwrap();
         assert_eq!(
-            (free.batches.len(), free.items),
+            (free.batches.len(), free.items()),
             (FREE_BATCHES, FREE_BATCHES)
         );
     }
@@ -186,7 +182,7 @@ mod tests {
             for _ in 0..Item::MAX_FREE + 3 {
                 recycle(&mut vec![Box::new(Item::default())]);
             }
-            assert_eq!(Item::free_batches().lock().unwrap().items, Item::MAX_FREE);
+            assert_eq!(Item::free_batches().lock().unwrap().items(), Item::MAX_FREE);
             assert_eq!(Item::free_batches().lock().unwrap().batches.len(), 8);
             while pop::<Item>().is_some() {}
             let big = || {
@@ -198,7 +194,7 @@ mod tests {
             recycle(&mut big());
             let free = Item::free_batches().lock().unwrap();
             assert_eq!(
-                (free.batches.len(), free.items),
+                (free.batches.len(), free.items()),
                 (1, 20),
                 "one batch, even too large"
             );

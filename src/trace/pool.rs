@@ -80,12 +80,6 @@ pub(crate) fn give_back(record: Box<SpanData>) {
     pool::give_back(record)
 }
 
-/// Hands an exported batch of records back for reuse, untouched, leaving `batch` empty (with
-/// room for the next batch). When enough batches are already waiting, the records are freed.
-pub(crate) fn recycle(batch: &mut Vec<Box<SpanData>>) {
-    pool::recycle(batch)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -140,7 +140,7 @@ impl BatchExport<Box<SpanData>> for ExportSpans {
         self.0.held()
     }
     fn recycle(&mut self, batch: &mut Vec<Box<SpanData>>) {
-        crate::trace::pool::recycle(batch)
+        crate::pipeline::pool::recycle(batch)
     }
     fn set_resource(&mut self, resource: &Resource) {
         self.0.set_resource(resource)

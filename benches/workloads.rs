@@ -493,6 +493,69 @@ mod log_workloads {
     }
 }
 
+/// `encode_protobuf` and `encode_prost` (ours only, not upstream workloads): encoding a batch
+/// of 8192 span_attrs spans into an OTLP trace request's protobuf bytes, per span, into a
+/// reused buffer. `encode_protobuf` is what the OTLP exporter does, writing straight from the
+/// records; `encode_prost` builds the generated prost request first and encodes that. Both
+/// give the same bytes (`bytes_per_span` is printed to show it).
+#[cfg(any(feature = "grpc", feature = "http"))]
+mod encode_workloads {
+    use super::*;
+    use otlp_sdk::export::otlp::{encode_spans, encode_spans_to_protobuf};
+    use otlp_sdk::export::InMemorySpanExporter;
+    use prost::Message;
+
+    const BATCH: usize = 8192;
+
+    pub(super) fn run(name: &str) -> bool {
+        if name != "encode_protobuf" && name != "encode_prost" {
+            return false;
+        }
+        let exporter = InMemorySpanExporter::default();
+        let provider = TracerProvider::builder()
+            .with_resource(Resource::default())
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let tracer = provider.tracer("upstream-bench");
+        for _ in 0..BATCH {
+            span_attrs_op(&tracer);
+        }
+        let spans = exporter.finished_spans();
+        let boxed: Vec<Box<SpanData>> = spans.iter().cloned().map(Box::new).collect();
+        let resource = provider.resource().clone();
+        let mut buf = Vec::new();
+        let r = if name == "encode_protobuf" {
+            bench(BATCH as u64, |_| {
+                buf.clear();
+                encode_spans_to_protobuf(&resource, &boxed, &mut buf);
+            })
+        } else {
+            bench(BATCH as u64, |_| {
+                buf.clear();
+                encode_spans(&resource, &spans)
+                    .encode(&mut buf)
+                    .expect("the buffer grows");
+            })
+        };
+        print_micro(
+            name,
+            &r,
+            &format!(
+                " batch={BATCH} bytes_per_span={:.1}",
+                buf.len() as f64 / BATCH as f64
+            ),
+        );
+        true
+    }
+}
+
+#[cfg(not(any(feature = "grpc", feature = "http")))]
+mod encode_workloads {
+    pub(super) fn run(_name: &str) -> bool {
+        false
+    }
+}
+
 /// `clock_read`: one read of the clock that spans use for their timestamps (the CPU's
 /// time-stamp counter through `quanta`), for scale: a span reads it at start and at end, and
 /// once per event. Not an upstream workload.
@@ -517,6 +580,7 @@ fn main() {
         && !metric_workloads::run(&name)
         && !export::run(&name)
         && !log_workloads::run(&name)
+        && !encode_workloads::run(&name)
         && !clock_workload(&name)
     {
         eprintln!("unknown workload {name}");

@@ -329,6 +329,36 @@ mod span_exporter;
 #[cfg(any(feature = "grpc", feature = "http"))]
 pub use span_exporter::OtlpSpanExporter;
 
+/// Appends the OTLP protobuf bytes of an `ExportTraceServiceRequest` holding `spans` under
+/// `resource` to `buf`: what [`OtlpSpanExporter`] sends, written straight from the records.
+/// The bytes are exactly those of `encode_spans(resource, spans).encode_to_vec()` (prost's
+/// encoding of the same request), without building the request's structs first; nothing is
+/// appended for an empty batch.
+///
+/// ```
+/// use otlp_sdk::export::otlp::{encode_spans, encode_spans_to_protobuf};
+/// use otlp_sdk::export::InMemorySpanExporter;
+/// use otlp_sdk::trace::TracerProvider;
+/// use prost::Message;
+///
+/// let exporter = InMemorySpanExporter::default();
+/// let provider = TracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+/// provider.tracer("demo").start("work").end();
+/// let spans = exporter.finished_spans();
+/// let boxed: Vec<_> = spans.iter().cloned().map(Box::new).collect();
+/// let mut bytes = Vec::new();
+/// encode_spans_to_protobuf(provider.resource(), &boxed, &mut bytes);
+/// assert_eq!(bytes, encode_spans(provider.resource(), &spans).encode_to_vec());
+/// ```
+#[cfg(any(feature = "grpc", feature = "http"))]
+pub fn encode_spans_to_protobuf(
+    resource: &crate::resource::Resource,
+    spans: &[Box<crate::trace::SpanData>],
+    buf: &mut Vec<u8>,
+) {
+    wire::encode_trace_request(resource, spans, buf);
+}
+
 /// Encodes spans into an OTLP trace request as the exporter does (for tests and benchmarks).
 pub fn encode_spans(
     resource: &crate::resource::Resource,

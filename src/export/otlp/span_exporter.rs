@@ -133,8 +133,9 @@ impl SpanExporter for OtlpSpanExporter {
             req.to_otlp_json().into_bytes()
         } else {
             // The transport owns the body until the request completes and then hands its
-            // buffer back for a later request; the encoder reserves the exact size up front,
-            // so a request needs at most one allocation and no copy.
+            // buffer back for a later request; the encoder reserves room for the whole batch
+            // once it has written the first span, so a request rarely needs more than one
+            // allocation.
             let mut body = self.client.take_buffer();
             wire::encode_trace_request(&self.resource, batch, &mut body);
             body

@@ -2,10 +2,10 @@
 //!
 //! Building the generated prost structs first would copy every name, attribute key and value
 //! into fresh `String`s and `Vec`s, then serialize and free them. This encoder writes the
-//! `ExportTraceServiceRequest` bytes directly from the [`SpanData`] records in two passes per
-//! message (length, then bytes), as protobuf's length-delimited framing requires. Its output
-//! decodes with the generated types to exactly what the prost path would build; the tests
-//! below compare the two field by field.
+//! `ExportTraceServiceRequest` bytes directly from the [`SpanData`] records, in one pass: a
+//! nested message's length is filled in once its body is written (see [`open`]). Its output
+//! is byte for byte what the prost path encodes; the tests below compare the two, and decode
+//! it field by field.
 
 use prost::encoding::encoded_len_varint;
 
@@ -31,7 +31,7 @@ fn encode_varint(mut v: u64, buf: &mut Vec<u8>) {
 use crate::attributes::{Array, KeyValue, Value};
 use crate::resource::Resource;
 use crate::scope::InstrumentationScope;
-use crate::trace::{Event, Link, SpanContext, SpanData, Status};
+use crate::trace::{Event, Link, SpanContext, SpanData};
 
 // Wire types.
 const VARINT: u32 = 0;
@@ -45,33 +45,14 @@ const HAS_IS_REMOTE: u32 = 0x100;
 const IS_REMOTE: u32 = 0x200;
 
 #[inline]
-fn key_len(field: u32) -> usize {
-    encoded_len_varint(u64::from(field << 3))
-}
-
-#[inline]
 fn put_key(buf: &mut Vec<u8>, field: u32, wire: u32) {
     encode_varint(u64::from((field << 3) | wire), buf);
-}
-
-#[inline]
-fn len_delimited(field: u32, body: usize) -> usize {
-    key_len(field) + encoded_len_varint(body as u64) + body
 }
 
 #[inline]
 fn put_len(buf: &mut Vec<u8>, field: u32, body: usize) {
     put_key(buf, field, LEN);
     encode_varint(body as u64, buf);
-}
-
-#[inline]
-fn str_len(field: u32, s: &str) -> usize {
-    if s.is_empty() {
-        0
-    } else {
-        len_delimited(field, s.len())
-    }
 }
 
 #[inline]
@@ -89,28 +70,10 @@ fn put_bytes(buf: &mut Vec<u8>, field: u32, b: &[u8]) {
 }
 
 #[inline]
-fn uint_len(field: u32, v: u64) -> usize {
-    if v == 0 {
-        0
-    } else {
-        key_len(field) + encoded_len_varint(v)
-    }
-}
-
-#[inline]
 fn put_uint(buf: &mut Vec<u8>, field: u32, v: u64) {
     if v != 0 {
         put_key(buf, field, VARINT);
         encode_varint(v, buf);
-    }
-}
-
-#[inline]
-fn fixed64_len(field: u32, v: u64) -> usize {
-    if v == 0 {
-        0
-    } else {
-        key_len(field) + 8
     }
 }
 
@@ -123,15 +86,6 @@ fn put_fixed64(buf: &mut Vec<u8>, field: u32, v: u64) {
 }
 
 #[inline]
-fn fixed32_len(field: u32, v: u32) -> usize {
-    if v == 0 {
-        0
-    } else {
-        key_len(field) + 4
-    }
-}
-
-#[inline]
 fn put_fixed32(buf: &mut Vec<u8>, field: u32, v: u32) {
     if v != 0 {
         put_key(buf, field, FIXED32);
@@ -139,31 +93,58 @@ fn put_fixed32(buf: &mut Vec<u8>, field: u32, v: u32) {
     }
 }
 
+// ------------------------------------------------------------------ nested messages
+
+/// Opens a length-delimited field whose body is written next: writes the field's key and
+/// `width` placeholder bytes for the body's length, and returns where the body starts. The
+/// width is the varint size the body's length usually takes, so that [`close`] rarely moves
+/// the body.
+#[inline(always)]
+fn open(buf: &mut Vec<u8>, field: u32, width: usize) -> usize {
+    put_key(buf, field, LEN);
+    buf.extend_from_slice(&[0u8; 3][..width]);
+    buf.len()
+}
+
+/// Closes the field [`open`] started at `start` with `width` placeholder bytes: writes the
+/// body's length there, as the minimal varint protobuf encoders write.
+#[inline(always)]
+fn close(buf: &mut Vec<u8>, start: usize, width: usize) {
+    let len = buf.len() - start;
+    if width == 1 && len < 0x80 {
+        buf[start - 1] = len as u8;
+    } else if width == 2 && (0x80..0x4000).contains(&len) {
+        buf[start - 2] = (len as u8) | 0x80;
+        buf[start - 1] = (len >> 7) as u8;
+    } else {
+        close_resized(buf, start, width, len);
+    }
+}
+
+/// [`close`] when the length's varint is not `width` bytes long: the body moves by the
+/// difference first.
+#[cold]
+fn close_resized(buf: &mut Vec<u8>, start: usize, width: usize, len: usize) {
+    let need = encoded_len_varint(len as u64);
+    let end = buf.len();
+    if need > width {
+        buf.resize(end + need - width, 0);
+        buf.copy_within(start..end, start + need - width);
+    } else if need < width {
+        buf.copy_within(start..end, start - (width - need));
+        buf.truncate(end - (width - need));
+    }
+    let mut at = start - width;
+    let mut v = len as u64;
+    while v >= 0x80 {
+        buf[at] = (v as u8) | 0x80;
+        v >>= 7;
+        at += 1;
+    }
+    buf[at] = v as u8;
+}
+
 // ------------------------------------------------------------------ AnyValue / KeyValue
-
-/// Body length of an `AnyValue` holding `v` (a oneof: the field is always present).
-fn any_value_len(v: &Value) -> usize {
-    match v {
-        Value::String(s) => len_delimited(1, s.len()),
-        Value::Bool(_) => key_len(2) + 1,
-        Value::I64(i) => key_len(3) + encoded_len_varint(*i as u64),
-        Value::F64(_) => key_len(4) + 8,
-        Value::Array(a) => len_delimited(5, array_len(a)),
-    }
-}
-
-fn array_len(a: &Array) -> usize {
-    // ArrayValue { repeated AnyValue values = 1; } with each element a nested AnyValue.
-    fn each<T>(v: &[T], f: impl Fn(&T) -> usize) -> usize {
-        v.iter().map(|x| len_delimited(1, f(x))).sum()
-    }
-    match a {
-        Array::Bool(v) => each(v, |_| key_len(2) + 1),
-        Array::I64(v) => each(v, |i| key_len(3) + encoded_len_varint(*i as u64)),
-        Array::F64(v) => each(v, |_| key_len(4) + 8),
-        Array::String(v) => each(v, |s| len_delimited(1, s.len())),
-    }
-}
 
 fn put_any_value(buf: &mut Vec<u8>, v: &Value) {
     match v {
@@ -181,111 +162,89 @@ fn put_any_value(buf: &mut Vec<u8>, v: &Value) {
             buf.extend_from_slice(&f.to_le_bytes());
         }
         Value::Array(a) => {
-            put_len(buf, 5, array_len(a));
+            let start = open(buf, 5, 1);
             put_array(buf, a);
+            close(buf, start, 1);
         }
     }
 }
 
+/// The elements of an `ArrayValue { repeated AnyValue values = 1; }`, each a nested
+/// `AnyValue` whose length is known up front.
 fn put_array(buf: &mut Vec<u8>, a: &Array) {
     match a {
         Array::Bool(v) => {
             for b in v {
-                put_len(buf, 1, key_len(2) + 1);
+                put_len(buf, 1, 2);
                 put_key(buf, 2, VARINT);
                 buf.push(u8::from(*b));
             }
         }
         Array::I64(v) => {
             for i in v {
-                put_len(buf, 1, key_len(3) + encoded_len_varint(*i as u64));
+                put_len(buf, 1, 1 + encoded_len_varint(*i as u64));
                 put_key(buf, 3, VARINT);
                 encode_varint(*i as u64, buf);
             }
         }
         Array::F64(v) => {
             for f in v {
-                put_len(buf, 1, key_len(4) + 8);
+                put_len(buf, 1, 9);
                 put_key(buf, 4, FIXED64);
                 buf.extend_from_slice(&f.to_le_bytes());
             }
         }
         Array::String(v) => {
             for s in v {
-                put_len(buf, 1, len_delimited(1, s.len()));
+                put_len(buf, 1, 1 + encoded_len_varint(s.len() as u64) + s.len());
                 put_bytes(buf, 1, s.as_bytes());
             }
         }
     }
 }
 
-fn key_value_len(kv: &KeyValue) -> usize {
-    str_len(1, &kv.key) + len_delimited(2, any_value_len(&kv.value))
-}
-
-fn attributes_len(field: u32, attrs: &[KeyValue]) -> usize {
-    attrs
-        .iter()
-        .map(|kv| len_delimited(field, key_value_len(kv)))
-        .sum()
-}
-
 fn put_attributes(buf: &mut Vec<u8>, field: u32, attrs: &[KeyValue]) {
     for kv in attrs {
-        put_len(buf, field, key_value_len(kv));
+        let start = open(buf, field, 1);
         put_str(buf, 1, &kv.key);
-        put_len(buf, 2, any_value_len(&kv.value));
+        let value = open(buf, 2, 1);
         put_any_value(buf, &kv.value);
+        close(buf, value, 1);
+        close(buf, start, 1);
     }
 }
 
 // ------------------------------------------------------------------ spans
 
-fn trace_state_header(cx: &SpanContext) -> Option<String> {
+fn put_trace_state(buf: &mut Vec<u8>, field: u32, cx: &SpanContext) {
     let ts = cx.trace_state();
-    (!ts.is_empty()).then(|| ts.header())
-}
-
-fn event_len(e: &Event) -> usize {
-    fixed64_len(1, e.timestamp_unix_nano)
-        + str_len(2, &e.name)
-        + attributes_len(3, &e.attributes)
-        + uint_len(4, u64::from(e.dropped_attributes_count))
+    if !ts.is_empty() {
+        put_str(buf, field, &ts.header());
+    }
 }
 
 fn put_event(buf: &mut Vec<u8>, e: &Event) {
+    let start = open(buf, 11, 1);
     put_fixed64(buf, 1, e.timestamp_unix_nano);
     put_str(buf, 2, &e.name);
     put_attributes(buf, 3, &e.attributes);
     put_uint(buf, 4, u64::from(e.dropped_attributes_count));
+    close(buf, start, 1);
 }
 
 fn context_flags(cx: &SpanContext) -> u32 {
     u32::from(cx.trace_flags().to_u8()) | HAS_IS_REMOTE | if cx.is_remote() { IS_REMOTE } else { 0 }
 }
 
-fn link_len(l: &Link, ts: Option<&str>) -> usize {
-    len_delimited(1, 16)
-        + len_delimited(2, 8)
-        + ts.map_or(0, |t| str_len(3, t))
-        + attributes_len(4, &l.attributes)
-        + uint_len(5, u64::from(l.dropped_attributes_count))
-        + fixed32_len(6, context_flags(&l.span_context))
-}
-
-fn put_link(buf: &mut Vec<u8>, l: &Link, ts: Option<&str>) {
+fn put_link(buf: &mut Vec<u8>, l: &Link) {
+    let start = open(buf, 13, 1);
     put_bytes(buf, 1, &l.span_context.trace_id().to_bytes());
     put_bytes(buf, 2, &l.span_context.span_id().to_bytes());
-    if let Some(t) = ts {
-        put_str(buf, 3, t);
-    }
+    put_trace_state(buf, 3, &l.span_context);
     put_attributes(buf, 4, &l.attributes);
     put_uint(buf, 5, u64::from(l.dropped_attributes_count));
     put_fixed32(buf, 6, context_flags(&l.span_context));
-}
-
-fn status_len(s: &Status) -> usize {
-    str_len(2, s.description()) + uint_len(3, s.code() as u64)
+    close(buf, start, 1);
 }
 
 /// The span's flags: W3C trace flags, and whether the parent is remote.
@@ -297,44 +256,13 @@ fn span_flags(s: &SpanData) -> u32 {
     f
 }
 
-fn span_len(s: &SpanData, ts: Option<&str>, link_states: &[Option<String>]) -> usize {
-    let mut n = len_delimited(1, 16) + len_delimited(2, 8);
-    n += ts.map_or(0, |t| str_len(3, t));
-    if s.parent_span_id.is_valid() {
-        n += len_delimited(4, 8);
-    }
-    n += fixed32_len(16, span_flags(s));
-    n += str_len(5, &s.name);
-    n += uint_len(6, s.kind.to_otlp() as u64);
-    n += fixed64_len(7, s.start_time_unix_nano) + fixed64_len(8, s.end_time_unix_nano);
-    n += attributes_len(9, &s.attributes);
-    n += uint_len(10, u64::from(s.dropped_attributes_count));
-    n += s
-        .events
-        .iter()
-        .map(|e| len_delimited(11, event_len(e)))
-        .sum::<usize>();
-    n += uint_len(12, u64::from(s.dropped_events_count));
-    n += s
-        .links
-        .iter()
-        .zip(link_states)
-        .map(|(l, t)| len_delimited(13, link_len(l, t.as_deref())))
-        .sum::<usize>();
-    n += uint_len(14, u64::from(s.dropped_links_count));
-    let st = status_len(&s.status);
-    if st > 0 {
-        n += len_delimited(15, st);
-    }
-    n
-}
-
-fn put_span(buf: &mut Vec<u8>, s: &SpanData, ts: Option<&str>, link_states: &[Option<String>]) {
+/// One `Span` message as field 2 of a `ScopeSpans`. Most spans take 128 to 16 383 bytes, so
+/// their length is reserved two bytes.
+fn put_span(buf: &mut Vec<u8>, s: &SpanData) {
+    let start = open(buf, 2, 2);
     put_bytes(buf, 1, &s.span_context.trace_id().to_bytes());
     put_bytes(buf, 2, &s.span_context.span_id().to_bytes());
-    if let Some(t) = ts {
-        put_str(buf, 3, t);
-    }
+    put_trace_state(buf, 3, &s.span_context);
     if s.parent_span_id.is_valid() {
         put_bytes(buf, 4, &s.parent_span_id.to_bytes());
     }
@@ -345,122 +273,94 @@ fn put_span(buf: &mut Vec<u8>, s: &SpanData, ts: Option<&str>, link_states: &[Op
     put_attributes(buf, 9, &s.attributes);
     put_uint(buf, 10, u64::from(s.dropped_attributes_count));
     for e in &s.events {
-        put_len(buf, 11, event_len(e));
         put_event(buf, e);
     }
     put_uint(buf, 12, u64::from(s.dropped_events_count));
-    for (l, t) in s.links.iter().zip(link_states) {
-        put_len(buf, 13, link_len(l, t.as_deref()));
-        put_link(buf, l, t.as_deref());
+    for l in &s.links {
+        put_link(buf, l);
     }
     put_uint(buf, 14, u64::from(s.dropped_links_count));
-    let st = status_len(&s.status);
-    if st > 0 {
-        put_len(buf, 15, st);
-        put_str(buf, 2, s.status.description());
-        put_uint(buf, 3, s.status.code() as u64);
+    let (description, code) = (s.status.description(), s.status.code());
+    if !description.is_empty() || code != 0 {
+        let status = open(buf, 15, 1);
+        put_str(buf, 2, description);
+        put_uint(buf, 3, code as u64);
+        close(buf, status, 1);
     }
     put_fixed32(buf, 16, span_flags(s));
-}
-
-fn scope_len(scope: &InstrumentationScope) -> usize {
-    str_len(1, scope.name())
-        + str_len(2, scope.version().unwrap_or(""))
-        + attributes_len(3, scope.attributes())
+    close(buf, start, 2);
 }
 
 fn put_scope(buf: &mut Vec<u8>, scope: &InstrumentationScope) {
+    let start = open(buf, 1, 1);
     put_str(buf, 1, scope.name());
     put_str(buf, 2, scope.version().unwrap_or(""));
     put_attributes(buf, 3, scope.attributes());
+    close(buf, start, 1);
 }
 
-/// The spans of one instrumentation scope.
-struct Group<'a> {
-    scope: &'a InstrumentationScope,
-    members: Vec<usize>,
-    body_len: usize,
+/// One `ScopeSpans` message as field 2 of the `ResourceSpans`.
+fn put_scope_spans<'a>(
+    buf: &mut Vec<u8>,
+    scope: &InstrumentationScope,
+    mut members: impl Iterator<Item = &'a SpanData>,
+) {
+    let start = open(buf, 2, 3);
+    put_scope(buf, scope);
+    if let Some(s) = members.next() {
+        // Room for the whole group, estimated from its first span.
+        let before = buf.len();
+        put_span(buf, s);
+        buf.reserve((buf.len() - before) * members.size_hint().0);
+    }
+    for s in members {
+        put_span(buf, s);
+    }
+    put_str(buf, 3, scope.schema_url().unwrap_or(""));
+    close(buf, start, 3);
 }
 
 /// Appends the protobuf encoding of an `ExportTraceServiceRequest` holding `spans` under
 /// `resource` to `buf`: one `ResourceSpans`, one `ScopeSpans` per instrumentation scope in
 /// first-seen order (the same grouping as the prost path).
+///
+/// One pass over the records: each nested message's length is written once its body is,
+/// into room reserved before it (see [`open`]). Computing lengths first would walk every
+/// record once more, and visit a nested message's parts again at each level above it.
 pub(crate) fn encode_trace_request(
     resource: &Resource,
     spans: &[Box<SpanData>],
     buf: &mut Vec<u8>,
 ) {
-    if spans.is_empty() {
+    let Some(first) = spans.first() else {
         return;
-    }
-    // Pass 1: lengths, in one walk over the records (a batch of records is larger than the
-    // CPU's caches, so each extra walk would fetch them again). Trace states are rendered
-    // once (rare; None for most spans).
-    let n = spans.len();
-    let mut states: Vec<Option<String>> = Vec::with_capacity(n);
-    let mut link_states: Vec<Vec<Option<String>>> = Vec::with_capacity(n);
-    let mut span_lens: Vec<usize> = Vec::with_capacity(n);
-    let mut groups: Vec<Group<'_>> = Vec::new();
-    let mut last = 0;
-    for (i, s) in spans.iter().enumerate() {
-        let state = trace_state_header(&s.span_context);
-        let links: Vec<Option<String>> = s
-            .links
-            .iter()
-            .map(|l| trace_state_header(&l.span_context))
-            .collect();
-        span_lens.push(span_len(s, state.as_deref(), &links));
-        states.push(state);
-        link_states.push(links);
-        let idx = if groups.get(last).is_some_and(|g| *g.scope == s.scope) {
-            last
-        } else if let Some(j) = groups.iter().position(|g| *g.scope == s.scope) {
-            j
-        } else {
-            groups.push(Group {
-                scope: &s.scope,
-                members: Vec::new(),
-                body_len: 0,
-            });
-            groups.len() - 1
-        };
-        last = idx;
-        groups[idx].members.push(i);
-    }
-    for g in &mut groups {
-        let spans_body: usize = g
-            .members
-            .iter()
-            .map(|&i| len_delimited(2, span_lens[i]))
-            .sum();
-        g.body_len = len_delimited(1, scope_len(g.scope))
-            + spans_body
-            + str_len(3, g.scope.schema_url().unwrap_or(""));
-    }
-    let resource_body = attributes_len(1, resource.attributes());
-    let rs_body = len_delimited(1, resource_body)
-        + groups
-            .iter()
-            .map(|g| len_delimited(2, g.body_len))
-            .sum::<usize>()
-        + str_len(3, resource.schema_url().unwrap_or(""));
-
-    // Pass 2: bytes.
-    buf.reserve(len_delimited(1, rs_body));
-    put_len(buf, 1, rs_body);
-    put_len(buf, 1, resource_body);
-    put_attributes(buf, 1, resource.attributes());
-    for g in &groups {
-        put_len(buf, 2, g.body_len);
-        put_len(buf, 1, scope_len(g.scope));
-        put_scope(buf, g.scope);
-        for &i in &g.members {
-            put_len(buf, 2, span_lens[i]);
-            put_span(buf, &spans[i], states[i].as_deref(), &link_states[i]);
+    };
+    // Spans by scope, in first-seen order; a batch usually holds a single scope.
+    let mut others: Vec<(&InstrumentationScope, Vec<&SpanData>)> = Vec::new();
+    let single = spans.iter().all(|s| s.scope == first.scope);
+    if !single {
+        for s in spans {
+            match others.iter_mut().find(|(scope, _)| **scope == s.scope) {
+                Some((_, members)) => members.push(s),
+                None => others.push((&s.scope, vec![&**s])),
+            }
         }
-        put_str(buf, 3, g.scope.schema_url().unwrap_or(""));
+    }
+    // Three bytes of length cover bodies up to 2 MiB, which batches of thousands of spans
+    // reach; larger ones move once.
+    let resource_spans = open(buf, 1, 3);
+    let r = open(buf, 1, 2);
+    put_attributes(buf, 1, resource.attributes());
+    close(buf, r, 2);
+    if single {
+        put_scope_spans(buf, &first.scope, spans.iter().map(|s| &**s));
+    } else {
+        for (scope, members) in &others {
+            put_scope_spans(buf, scope, members.iter().copied());
+        }
     }
     put_str(buf, 3, resource.schema_url().unwrap_or(""));
+    close(buf, resource_spans, 3);
 }
 
 #[cfg(test)]
@@ -469,7 +369,7 @@ mod tests {
     use crate::export::InMemorySpanExporter;
     use crate::proto::collector::trace::v1::ExportTraceServiceRequest;
     use crate::proto::common::v1::any_value::Value as PV;
-    use crate::trace::{SpanKind, TraceFlags, TraceId, TraceState, TracerProvider};
+    use crate::trace::{SpanKind, Status, TraceFlags, TraceId, TraceState, TracerProvider};
     use prost::Message;
 
     fn pv(v: &Value) -> PV {
@@ -650,6 +550,205 @@ mod tests {
         encode_trace_request(provider.resource(), &boxed, &mut buf);
         let via_prost = crate::export::otlp::encode_spans(provider.resource(), &spans);
         assert_eq!(buf, via_prost.encode_to_vec());
+    }
+
+    /// Every nested length whose varint is not the width reserved for it: spans under 128
+    /// bytes and over 16 KiB, attributes, values, events, links, a scope and a resource over
+    /// 127 bytes, and a group over 2 MiB. Each moves its body, and must still encode exactly
+    /// as prost does.
+    #[test]
+    fn lengths_of_every_size_match_the_prost_path() {
+        let big = |n: usize| "x".repeat(n);
+        let exporter = InMemorySpanExporter::default();
+        let provider = TracerProvider::builder()
+            .with_resource(
+                Resource::builder()
+                    .with_attribute(KeyValue::new("r", big(20_000)))
+                    .build(),
+            )
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let tracer = provider.tracer_with_scope(
+            InstrumentationScope::builder("s")
+                .with_attributes([KeyValue::new(big(200), "v")])
+                .build(),
+        );
+        tracer.start("").end();
+        let mut s = tracer.start("medium");
+        s.set_attribute("k", big(300));
+        s.set_attribute("a", vec![big(100), big(100)]);
+        s.add_event(big(150), [KeyValue::new("e", big(130))]);
+        s.add_link(
+            SpanContext::new(
+                TraceId::from_u128(1),
+                crate::trace::SpanId::from_u64(2),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            ),
+            [KeyValue::new("l", big(140))],
+        );
+        s.set_status(Status::error(big(200)));
+        s.end();
+        for _ in 0..120 {
+            let mut s = tracer.start("huge");
+            s.set_attribute("k", big(20_000));
+            s.end();
+        }
+        let spans = exporter.finished_spans();
+        let boxed: Vec<Box<SpanData>> = spans.iter().cloned().map(Box::new).collect();
+        let mut buf = Vec::new();
+        encode_trace_request(provider.resource(), &boxed, &mut buf);
+        assert!(buf.len() > 2 << 20);
+        let via_prost = crate::export::otlp::encode_spans(provider.resource(), &spans);
+        assert!(buf == via_prost.encode_to_vec());
+        // The same, appended after other bytes (a reused buffer holds none, but the encoder
+        // must not assume it starts at zero).
+        let mut buf = vec![7u8; 3];
+        encode_trace_request(provider.resource(), &boxed[..2], &mut buf);
+        let via_prost = crate::export::otlp::encode_spans(provider.resource(), &spans[..2]);
+        assert!(buf[..3] == [7, 7, 7] && buf[3..] == via_prost.encode_to_vec()[..]);
+    }
+
+    mod arbitrary_spans {
+        use super::*;
+        use crate::trace::SpanId;
+        use proptest::prelude::*;
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![".{0,4}", "[a-z]{100,300}"]
+        }
+
+        fn value() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::I64),
+                any::<f64>().prop_map(Value::F64),
+                text().prop_map(Value::from),
+                proptest::collection::vec(any::<bool>(), 0..3).prop_map(Value::from),
+                proptest::collection::vec(any::<i64>(), 0..40).prop_map(Value::from),
+                proptest::collection::vec(any::<f64>(), 0..3).prop_map(Value::from),
+                proptest::collection::vec(text(), 0..3).prop_map(Value::from),
+            ]
+        }
+
+        fn attributes() -> impl Strategy<Value = Vec<KeyValue>> {
+            proptest::collection::vec((text(), value()), 0..4)
+                .prop_map(|kvs| kvs.into_iter().map(|(k, v)| KeyValue::new(k, v)).collect())
+        }
+
+        fn context() -> impl Strategy<Value = SpanContext> {
+            (any::<u128>(), any::<u64>(), any::<bool>(), any::<bool>()).prop_map(
+                |(t, s, sampled, remote)| {
+                    let state = if sampled {
+                        TraceState::from_entries([("k", "v")]).unwrap()
+                    } else {
+                        TraceState::default()
+                    };
+                    SpanContext::new(
+                        TraceId::from_u128(t | 1),
+                        SpanId::from_u64(s | 1),
+                        TraceFlags::new(u8::from(sampled)),
+                        remote,
+                        state,
+                    )
+                },
+            )
+        }
+
+        fn span(scopes: Vec<InstrumentationScope>) -> impl Strategy<Value = SpanData> {
+            let event = (text(), any::<u64>(), attributes(), 0u32..3).prop_map(
+                |(name, ts, attributes, dropped)| Event {
+                    name: name.into(),
+                    timestamp_unix_nano: ts,
+                    attributes,
+                    dropped_attributes_count: dropped,
+                },
+            );
+            let link = (context(), attributes(), 0u32..3).prop_map(|(cx, attrs, dropped)| {
+                let mut l = Link::new(cx, attrs);
+                l.dropped_attributes_count = dropped;
+                l
+            });
+            let status = prop_oneof![
+                Just(Status::Unset),
+                Just(Status::Ok),
+                text().prop_map(Status::error),
+            ];
+            (
+                (context(), any::<u64>(), any::<bool>(), 0..5u8, text()),
+                (any::<u64>(), any::<u64>(), attributes(), 0u32..300),
+                (
+                    proptest::collection::vec(event, 0..3),
+                    proptest::collection::vec(link, 0..2),
+                    (0u32..3, 0u32..3),
+                    status,
+                    0..scopes.len(),
+                ),
+            )
+                .prop_map(move |(a, b, c)| {
+                    let (span_context, parent, parent_is_remote, kind, name) = a;
+                    let (start, end, attributes, dropped_attributes_count) = b;
+                    let (events, links, (dropped_events_count, dropped_links_count), status, i) = c;
+                    SpanData {
+                        span_context,
+                        parent_span_id: SpanId::from_u64(parent),
+                        parent_is_remote,
+                        kind: [
+                            SpanKind::Internal,
+                            SpanKind::Server,
+                            SpanKind::Client,
+                            SpanKind::Producer,
+                            SpanKind::Consumer,
+                        ][usize::from(kind)],
+                        name: name.into(),
+                        start_time_unix_nano: start,
+                        end_time_unix_nano: end,
+                        attributes,
+                        dropped_attributes_count,
+                        events,
+                        dropped_events_count,
+                        links,
+                        dropped_links_count,
+                        status,
+                        scope: scopes[i].clone(),
+                        owner: Default::default(),
+                    }
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            /// Arbitrary records (with sizes on both sides of each length's reserved
+            /// width) encode exactly as the prost path does.
+            #[test]
+            fn arbitrary_batches_match_the_prost_path(
+                spans in proptest::collection::vec(
+                    span(vec![
+                        InstrumentationScope::builder("a").build(),
+                        InstrumentationScope::builder("b")
+                            .with_version("1")
+                            .with_schema_url("u")
+                            .with_attributes([KeyValue::new("x".repeat(130), 1)])
+                            .build(),
+                    ]),
+                    0..12,
+                ),
+                resource in attributes(),
+            ) {
+                let resource = Resource::builder().with_attributes(resource).build();
+                let boxed: Vec<Box<SpanData>> = spans.iter().cloned().map(Box::new).collect();
+                let mut buf = Vec::new();
+                encode_trace_request(&resource, &boxed, &mut buf);
+                let want = if spans.is_empty() {
+                    Vec::new()
+                } else {
+                    crate::export::otlp::encode_spans(&resource, &spans).encode_to_vec()
+                };
+                prop_assert!(buf == want);
+            }
+        }
     }
 
     #[test]

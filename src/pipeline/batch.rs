@@ -1,6 +1,6 @@
 //! The generic batch pipeline: per-thread lock-free rings + one export thread.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -9,6 +9,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use crossbeam_utils::CachePadded;
 use rtrb::Producer;
 
+use super::cpu;
 use super::ring::{new_ring, Budget, PipelineItem, Pushed, RingMeta, RingReader};
 use super::worker::Worker;
 use crate::diagnostics;
@@ -69,6 +70,8 @@ pub(super) struct Shared<T> {
     pub(super) budget: Budget,
     pub(super) batch_size: usize,
     pub(super) wake_pending: CachePadded<AtomicBool>,
+    /// The CPU the export thread last ran on (`-1` before it runs, or where unknown).
+    pub(super) worker_cpu: CachePadded<AtomicI32>,
     /// Set when a ring was registered and the worker has not taken it over yet.
     pub(super) has_new: AtomicBool,
     registry: Mutex<Registry<T>>,
@@ -123,6 +126,7 @@ impl<T: PipelineItem> BatchPipeline<T> {
             budget: Budget::new(config.max_queue_size),
             batch_size: config.max_export_batch_size,
             wake_pending: CachePadded::new(AtomicBool::new(false)),
+            worker_cpu: CachePadded::new(AtomicI32::new(-1)),
             has_new: AtomicBool::new(false),
             registry: Mutex::new(Registry {
                 incoming: Vec::new(),
@@ -163,7 +167,9 @@ impl<T: PipelineItem> BatchPipeline<T> {
     }
 
     /// Hands one item to the export thread through this thread's ring. Never blocks: a full
-    /// queue (or a shut-down pipeline) drops the item and counts it.
+    /// queue (or a shut-down pipeline) drops the item and counts it. A thread that shares its
+    /// CPU with the export thread yields to it when a batch is ready, and once more when the
+    /// queue is full (see [`BatchPipeline::shares_cpu_with_worker`]); it never waits.
     #[inline]
     pub(crate) fn push(&self, item: T) {
         let s = &*self.shared;
@@ -172,13 +178,26 @@ impl<T: PipelineItem> BatchPipeline<T> {
             return;
         }
         let pushed = T::with_rings(|rings| {
-            rings.push(s.id, &s.budget, item, |capacity| self.register(capacity))
+            rings.push(
+                s.id,
+                &s.budget,
+                item,
+                |capacity| self.register(capacity),
+                || self.relieve(),
+            )
         });
         match pushed {
             Some(Pushed::Queued { used: None }) => {}
             Some(Pushed::Queued { used: Some(used) }) => {
-                if used >= s.batch_size && !s.wake_pending.load(Ordering::Relaxed) {
-                    self.wake();
+                if used >= s.batch_size {
+                    if !s.wake_pending.load(Ordering::Relaxed) {
+                        self.wake();
+                    }
+                    // A batch is ready: if the export thread shares this CPU, let it take
+                    // the batch now rather than when the queue is full.
+                    if self.shares_cpu_with_worker() {
+                        std::thread::yield_now();
+                    }
                 }
             }
             Some(Pushed::Full(item)) => {
@@ -202,6 +221,32 @@ impl<T: PipelineItem> BatchPipeline<T> {
         }
         self.shared.has_new.store(true, Ordering::Release);
         (producer, meta)
+    }
+
+    /// Whether the export thread last ran on the CPU this thread runs on. The scheduler puts
+    /// the two on one CPU at times (when the export thread is woken, or to balance load), and
+    /// may leave them there for tens of milliseconds even with another CPU idle. There, a
+    /// producer runs whole time slices (milliseconds) while the export thread waits for the
+    /// CPU and the queue fills in microseconds, so nearly everything is dropped until they
+    /// part. A producer in that position yields (see [`BatchPipeline::push`] and
+    /// [`BatchPipeline::relieve`]): yielding returns at once when no other thread waits for
+    /// the CPU, and otherwise lets the export thread empty the queue.
+    #[inline]
+    fn shares_cpu_with_worker(&self) -> bool {
+        let worker = self.shared.worker_cpu.load(Ordering::Relaxed);
+        worker >= 0 && cpu::current() == worker
+    }
+
+    /// The queue is full: if the export thread shares this CPU, wakes it and yields to it,
+    /// and returns `true` (the push is then tried once more).
+    #[cold]
+    fn relieve(&self) -> bool {
+        if !self.shares_cpu_with_worker() {
+            return false;
+        }
+        self.wake();
+        std::thread::yield_now();
+        true
     }
 
     #[cold]

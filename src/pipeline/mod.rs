@@ -15,6 +15,7 @@
 //! specification's defaults and `OTEL_BSP_*` / `OTEL_BLRP_*` environment variables.
 
 mod batch;
+mod cpu;
 pub(crate) mod pool;
 mod ring;
 mod worker;

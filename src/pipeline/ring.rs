@@ -119,6 +119,9 @@ struct LocalRing<T> {
     pushed: u64,
     /// Pushes not yet added to the budget's count.
     unreported: u32,
+    /// The queue has been full since this thread last pushed, and it already offered the
+    /// export thread its CPU once (see [`LocalRings::push`]).
+    relieved: bool,
 }
 
 /// This thread's rings for one item type, most recently used first.
@@ -159,6 +162,11 @@ impl<T> LocalRings<T> {
     /// Pushes to pipeline `id`'s ring on this thread. `register(capacity)` creates a ring
     /// (and hands its reading end to the pipeline): on first use, and to grow this thread's
     /// ring when it is full while the queue as a whole still has room.
+    ///
+    /// When the queue is full, `relieve` may give the export thread a chance to make room
+    /// (it returns `true` if it did), and the push is tried once more. It is called at most
+    /// once until this thread's next successful push, so a thread that keeps finding the
+    /// queue full pays for it once, not per item.
     #[inline]
     pub(super) fn push(
         &mut self,
@@ -166,17 +174,22 @@ impl<T> LocalRings<T> {
         budget: &Budget,
         item: T,
         register: impl Fn(usize) -> (Producer<T>, Arc<RingMeta>),
+        relieve: impl FnOnce() -> bool,
     ) -> Pushed<T> {
         let ring = match self.rings.first() {
             Some(r) if r.pipeline == id => &mut self.rings[0],
             _ => self.find_or_add(id, budget, &register),
         };
-        if budget.queued.load(Ordering::Relaxed) + ring.unreported as isize >= budget.max {
-            return Pushed::Full(item);
-        }
-        match ring.try_push(item, budget) {
-            Ok(pushed) => pushed,
-            Err(item) => ring.grow_and_push(item, budget, &register),
+        match ring.push_within(item, budget, &register) {
+            Pushed::Full(item) if !ring.relieved => {
+                ring.relieved = true;
+                if relieve() {
+                    ring.push_within(item, budget, &register)
+                } else {
+                    Pushed::Full(item)
+                }
+            }
+            pushed => pushed,
         }
     }
 
@@ -199,6 +212,7 @@ impl<T> LocalRings<T> {
                     meta,
                     pushed: 0,
                     unreported: 0,
+                    relieved: false,
                 });
                 self.rings.len() - 1
             }
@@ -209,6 +223,23 @@ impl<T> LocalRings<T> {
 }
 
 impl<T> LocalRing<T> {
+    /// Pushes if the queue's budget and the rings allow it.
+    #[inline(always)]
+    fn push_within(
+        &mut self,
+        item: T,
+        budget: &Budget,
+        register: &impl Fn(usize) -> (Producer<T>, Arc<RingMeta>),
+    ) -> Pushed<T> {
+        if budget.queued.load(Ordering::Relaxed) + self.unreported as isize >= budget.max {
+            return Pushed::Full(item);
+        }
+        match self.try_push(item, budget) {
+            Ok(pushed) => pushed,
+            Err(item) => self.grow_and_push(item, budget, register),
+        }
+    }
+
     /// Pushes unless the ring is full (the item then comes back).
     #[inline(always)]
     fn try_push(&mut self, item: T, budget: &Budget) -> Result<Pushed<T>, T> {
@@ -221,6 +252,7 @@ impl<T> LocalRing<T> {
         }
         self.pushed += 1;
         self.unreported += 1;
+        self.relieved = false;
         if self.unreported == REPORT_EVERY {
             budget
                 .queued
@@ -301,17 +333,17 @@ mod tests {
         let reg = Registrar::new();
         for i in 0..4 {
             assert!(matches!(
-                rings.push(1, &budget, i, |c| reg.register(c)),
+                rings.push(1, &budget, i, |c| reg.register(c), || false),
                 Pushed::Queued { .. }
             ));
         }
         // The ring holds the whole queue (4): full, and it does not grow past the queue.
         assert!(matches!(
-            rings.push(1, &budget, 9, |_| unreachable!()),
+            rings.push(1, &budget, 9, |_| unreachable!(), || false),
             Pushed::Full(9)
         ));
         assert!(matches!(
-            rings.push(2, &budget, 7, |c| reg.register(c)),
+            rings.push(2, &budget, 7, |c| reg.register(c), || false),
             Pushed::Queued { .. }
         ));
         let mut readers = reg.0.borrow_mut();
@@ -322,7 +354,7 @@ mod tests {
         // Pipeline 1 goes away: its ring is freed when this thread next registers one.
         readers.remove(0);
         drop(readers);
-        let _ = rings.push(3, &budget, 1, |c| reg.register(c));
+        let _ = rings.push(3, &budget, 1, |c| reg.register(c), || false);
         assert_eq!(rings.rings.len(), 2);
     }
 
@@ -333,7 +365,8 @@ mod tests {
         let reg = Registrar::new();
         let mut queued = 0;
         for i in 0..6000 {
-            if let Pushed::Queued { .. } = rings.push(1, &budget, i, |c| reg.register(c)) {
+            if let Pushed::Queued { .. } = rings.push(1, &budget, i, |c| reg.register(c), || false)
+            {
                 queued += 1;
             }
         }
@@ -364,7 +397,7 @@ mod tests {
         }
         budget.release(queued);
         for i in 0..6000 {
-            let _ = rings.push(1, &budget, i, |c| reg.register(c));
+            let _ = rings.push(1, &budget, i, |c| reg.register(c), || false);
         }
         let last = reg
             .0
@@ -383,7 +416,8 @@ mod tests {
         let mut queued = 0;
         for i in 0..200 {
             let rings = if i % 2 == 0 { &mut a } else { &mut b };
-            if let Pushed::Queued { .. } = rings.push(1, &budget, i, |c| reg.register(c)) {
+            if let Pushed::Queued { .. } = rings.push(1, &budget, i, |c| reg.register(c), || false)
+            {
                 queued += 1;
             }
         }
@@ -397,8 +431,58 @@ mod tests {
         assert_eq!(drained, queued);
         budget.release(drained);
         assert!(matches!(
-            a.push(1, &budget, 0, |_| unreachable!()),
+            a.push(1, &budget, 0, |_| unreachable!(), || false),
             Pushed::Queued { .. }
         ));
+    }
+
+    #[test]
+    fn a_full_queue_is_relieved_once_until_the_next_push() {
+        use std::cell::Cell;
+        let budget = Budget::new(4);
+        let reg = Registrar::new();
+        let mut rings = LocalRings::<u32>::new();
+        let calls = Cell::new(0);
+        // What the export thread does: take everything out of the rings.
+        let drain = || {
+            let mut readers = reg.0.borrow_mut();
+            let n = readers
+                .iter_mut()
+                .map(|r| std::iter::from_fn(|| r.consumer.pop().ok()).count())
+                .sum();
+            budget.release(n);
+        };
+        let in_vain = || {
+            calls.set(calls.get() + 1);
+            false
+        };
+        let making_room = || {
+            calls.set(calls.get() + 1);
+            drain();
+            true
+        };
+        for i in 0..4 {
+            let pushed = rings.push(1, &budget, i, |c| reg.register(c), in_vain);
+            assert!(matches!(pushed, Pushed::Queued { .. }));
+        }
+        // Full: relieving in vain refuses the item, and is not tried again, even by a
+        // push that could have made room, until a push succeeds.
+        for i in 4..8 {
+            let pushed = rings.push(1, &budget, i, |c| reg.register(c), in_vain);
+            assert!(matches!(pushed, Pushed::Full(x) if x == i));
+        }
+        let pushed = rings.push(1, &budget, 8, |c| reg.register(c), making_room);
+        assert!(matches!(pushed, Pushed::Full(8)));
+        assert_eq!(calls.get(), 1, "once per run of refused pushes");
+        drain();
+        for i in 9..13 {
+            let pushed = rings.push(1, &budget, i, |c| reg.register(c), in_vain);
+            assert!(matches!(pushed, Pushed::Queued { .. }), "{i}");
+        }
+        // Full again, after a successful push: relieving that makes room queues the item.
+        let pushed = rings.push(1, &budget, 13, |c| reg.register(c), making_room);
+        assert!(matches!(pushed, Pushed::Queued { .. }));
+        assert_eq!(calls.get(), 2);
+        assert_eq!(reg.queued(), 1, "item 13, pushed after the drain");
     }
 }

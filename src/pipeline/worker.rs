@@ -19,6 +19,9 @@ const BUSY_POLL: Duration = Duration::from_micros(500);
 /// Pauses between two polls of the rings while the worker waits for a batch.
 const SPINS_PER_POLL: u32 = 64;
 
+/// The waiting worker offers its CPU to other threads every this many polls (8-10 us).
+const POLLS_PER_YIELD: u32 = 8;
+
 /// While the exporter holds items of earlier batches, the sleeping worker looks whether it
 /// has let them go, so that their room in the queue is given back promptly: first after
 /// `HELD_POLL`, then twice as long each time nothing changed, up to `HELD_POLL_MAX` (a
@@ -135,19 +138,30 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     /// Exports full batches for as long as producers keep filling them. Between batches the
     /// worker spins for up to `BUSY_POLL` instead of sleeping: waking a sleeping thread costs
     /// the producer a syscall and, in a VM, an inter-processor interrupt, which would
-    /// otherwise be paid once per batch. While the worker is awake, `wake_pending` stays set,
-    /// so producers send nothing.
+    /// otherwise be paid once per batch. It yields its CPU every `POLLS_PER_YIELD` polls,
+    /// which lets a producer sharing that CPU fill the next batch. While the worker is awake,
+    /// `wake_pending` stays set, so producers send nothing.
     fn run_busy(&mut self) {
         let batch_size = self.shared.batch_size;
         loop {
+            self.note_cpu();
             self.export_full_batches();
             let idle_since = Instant::now();
+            let mut polls = 0u32;
             while self.available() < batch_size {
                 // Reading a ring's length reads the line its producer writes on every push;
                 // poll only every `SPINS_PER_POLL` pauses (about a microsecond) so the
                 // waiting worker does not slow the producers down.
                 for _ in 0..SPINS_PER_POLL {
                     std::hint::spin_loop();
+                }
+                polls += 1;
+                if polls % POLLS_PER_YIELD == 0 {
+                    // A producer may be waiting for this CPU (see
+                    // `BatchPipeline::shares_cpu_with_worker`), or another thread: polling
+                    // would keep it waiting. When none is, this returns at once.
+                    std::thread::yield_now();
+                    self.note_cpu();
                 }
                 self.adopt();
                 self.sync_held();
@@ -164,6 +178,15 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                     return;
                 }
             }
+        }
+    }
+
+    /// Tells producers which CPU this thread runs on.
+    #[inline]
+    fn note_cpu(&self) {
+        let cpu = super::cpu::current();
+        if self.shared.worker_cpu.load(Ordering::Relaxed) != cpu {
+            self.shared.worker_cpu.store(cpu, Ordering::Relaxed);
         }
     }
 

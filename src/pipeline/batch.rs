@@ -1,5 +1,6 @@
 //! The generic batch pipeline: per-thread lock-free rings + one export thread.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -193,11 +194,7 @@ impl<T: PipelineItem> BatchPipeline<T> {
                     if !s.wake_pending.load(Ordering::Relaxed) {
                         self.wake();
                     }
-                    // A batch is ready: if the export thread shares this CPU, let it take
-                    // the batch now rather than when the queue is full.
-                    if self.shares_cpu_with_worker() {
-                        std::thread::yield_now();
-                    }
+                    let _ = self.yield_for_batch();
                 }
             }
             Some(Pushed::Full(item)) => {
@@ -235,6 +232,33 @@ impl<T: PipelineItem> BatchPipeline<T> {
     fn shares_cpu_with_worker(&self) -> bool {
         let worker = self.shared.worker_cpu.load(Ordering::Relaxed);
         worker >= 0 && cpu::current() == worker
+    }
+
+    /// A batch is ready: if the export thread shares this CPU, lets it take the batch now
+    /// rather than when the queue is full. Only if it has exported something since this
+    /// thread last yielded to it: an export thread held up in a slow export gets one yield
+    /// from each producer, not one every few dozen items.
+    #[cold]
+    fn yield_for_batch(&self) -> bool {
+        thread_local! {
+            /// The pipeline this thread last yielded to, and its export count then.
+            static LAST: Cell<(u64, u64)> = const { Cell::new((0, u64::MAX)) };
+        }
+        if !self.shares_cpu_with_worker() {
+            return false;
+        }
+        let s = &*self.shared;
+        let mark = (
+            s.id,
+            s.exported.load(Ordering::Relaxed) + s.failed.load(Ordering::Relaxed),
+        );
+        let moved_on = LAST
+            .try_with(|last| last.replace(mark) != mark)
+            .unwrap_or(false);
+        if moved_on {
+            std::thread::yield_now();
+        }
+        moved_on
     }
 
     /// The queue is full: if the export thread shares this CPU, wakes it and yields to it,
@@ -403,6 +427,43 @@ mod tests {
             scheduled_delay: Duration::from_secs(3600),
             export_timeout: Duration::from_secs(5),
         }
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn a_producer_yields_for_a_batch_only_after_the_export_thread_made_progress() {
+        let p = BatchPipeline::new(Count::default(), cfg(100, 10), "test-bsp");
+        // This thread stays on its CPU, and the export thread (asleep: nothing was pushed)
+        // is said to have last run there.
+        let cpu = cpu::current();
+        // SAFETY: `set` is a plain bit set, zeroed then filled by the libc macro, and passed
+        // by pointer with its size to `sched_setaffinity`, which only reads it.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu as usize, &mut set);
+            assert_eq!(
+                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set),
+                0
+            );
+        }
+        p.shared.worker_cpu.store(cpu, Ordering::Relaxed);
+        assert!(p.shares_cpu_with_worker());
+        assert!(p.yield_for_batch());
+        assert!(
+            !p.yield_for_batch(),
+            "nothing exported since the last yield"
+        );
+        p.shared.exported.fetch_add(10, Ordering::Relaxed);
+        assert!(p.yield_for_batch());
+        p.shared.failed.fetch_add(10, Ordering::Relaxed);
+        assert!(p.yield_for_batch(), "a failed export is progress too");
+        // On another CPU, never.
+        p.shared.worker_cpu.store(cpu + 1, Ordering::Relaxed);
+        p.shared.exported.fetch_add(10, Ordering::Relaxed);
+        assert!(!p.shares_cpu_with_worker() && !p.yield_for_batch());
+        p.shared.worker_cpu.store(-1, Ordering::Relaxed);
+        assert!(!p.yield_for_batch());
+        p.shutdown().unwrap();
     }
 
     #[test]

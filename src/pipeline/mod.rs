@@ -2,14 +2,20 @@
 //!
 //! Ending a span (or emitting a log record) pushes the finished item into the calling thread's
 //! own bounded lock-free ring for that processor (a single-producer single-consumer
-//! [`rtrb`] ring): no mutex, no syscall, no allocation, no compare-and-swap; the only line
-//! producing threads share is a counter each updates once per 32 pushes. When the queue is
-//! full the item is dropped and
-//! counted; the application thread never waits. `max_queue_size` bounds all the rings of a
-//! processor together, with the items its exporter still holds in requests not yet
-//! completed. One named background thread per processor
-//! reads every thread's ring in bulk, forms batches by size or on a timer, and hands each
-//! batch to the exporter.
+//! [`rtrb`] ring): no mutex, no allocation, no compare-and-swap, and no syscall in the usual
+//! case; the only line producing threads share is a counter each updates once per 32
+//! pushes. When the queue is full the item is dropped and counted; the application thread
+//! never waits. `max_queue_size` bounds all the rings of a processor together, with the
+//! items its exporter still holds in requests not yet completed. One named background
+//! thread per processor reads every thread's ring in bulk, forms batches by size or on a
+//! timer, and hands each batch to the exporter.
+//!
+//! The scheduler sometimes runs the background thread on the same CPU as a producing thread
+//! (for tens of milliseconds, even with another CPU idle), where it would wait for the
+//! producer's time slices to end while the queue overflows. On Linux a producer on the CPU
+//! the background thread last ran on yields once a batch is ready (and once when it finds
+//! the queue full), and the waiting background thread yields every few microseconds: each
+//! yield returns at once when no other thread wants the CPU.
 //!
 //! [`BatchConfig`] holds the knobs (queue size, batch size, delay, export timeout), with the
 //! specification's defaults and `OTEL_BSP_*` / `OTEL_BLRP_*` environment variables.

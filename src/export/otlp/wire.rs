@@ -299,6 +299,9 @@ fn put_scope(buf: &mut Vec<u8>, scope: &InstrumentationScope) {
     close(buf, start, 1);
 }
 
+/// The most [`put_scope_spans`] reserves ahead; beyond it the buffer grows as it fills.
+const MAX_RESERVE: usize = 4 << 20;
+
 /// One `ScopeSpans` message as field 2 of the `ResourceSpans`.
 fn put_scope_spans<'a>(
     buf: &mut Vec<u8>,
@@ -308,10 +311,12 @@ fn put_scope_spans<'a>(
     let start = open(buf, 2, 3);
     put_scope(buf, scope);
     if let Some(s) = members.next() {
-        // Room for the whole group, estimated from its first span.
+        // Room for the whole group, estimated from its first span (up to `MAX_RESERVE`: an
+        // unusually large first span must not reserve that much for every other one).
         let before = buf.len();
         put_span(buf, s);
-        buf.reserve((buf.len() - before) * members.size_hint().0);
+        let estimate = (buf.len() - before).saturating_mul(members.size_hint().0);
+        buf.reserve(estimate.min(MAX_RESERVE));
     }
     for s in members {
         put_span(buf, s);
@@ -749,6 +754,35 @@ mod tests {
                 prop_assert!(buf == want);
             }
         }
+    }
+
+    #[test]
+    fn a_large_first_span_does_not_reserve_its_size_for_every_span() {
+        let exporter = InMemorySpanExporter::default();
+        let provider = TracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let tracer = provider.tracer("t");
+        let mut first = tracer.start("big");
+        first.set_attribute("k", "x".repeat(1 << 20));
+        first.end();
+        for _ in 0..511 {
+            tracer.start("small").end();
+        }
+        let spans: Vec<Box<SpanData>> = exporter
+            .finished_spans()
+            .into_iter()
+            .map(Box::new)
+            .collect();
+        let mut buf = Vec::new();
+        encode_trace_request(provider.resource(), &spans, &mut buf);
+        // 511 x 1 MiB would be reserved from the first span alone.
+        assert!(buf.len() < 2 << 20);
+        assert!(
+            buf.capacity() <= buf.len() + MAX_RESERVE,
+            "{}",
+            buf.capacity()
+        );
     }
 
     #[test]

@@ -23,12 +23,33 @@ mod diagnostics;
 #[allow(unused_imports)]
 pub use diagnostics::diagnostics;
 
-/// A free port on 127.0.0.1 (bound then released).
+/// A free port on 127.0.0.1 (bound then released), below the kernel's range of ephemeral
+/// ports. Tests start (or restart) a collector on it after clients already try to reach it,
+/// and a port of the ephemeral range could meanwhile become some socket's local port: even
+/// the client's own, as a TCP connection to a closed local port in that range can connect to
+/// itself. Ports are tried in turn from an offset that differs per process.
 pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .filter(|&low| low > FIRST + 1000)
+        .unwrap_or(32_768);
+    let span = ephemeral_low - FIRST;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let seed = std::process::id().wrapping_mul(7919)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+    let _ = NEXT.compare_exchange(u32::MAX, seed % span, Ordering::Relaxed, Ordering::Relaxed);
+    for _ in 0..span {
+        let port = (FIRST + NEXT.fetch_add(1, Ordering::Relaxed) % span) as u16;
+        if StdListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{ephemeral_low}")
 }
 
 // ---------------------------------------------------------------------------------------

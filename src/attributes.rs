@@ -349,8 +349,8 @@ pub(crate) struct AttributeLimits {
 }
 
 /// Inserts or replaces `kv` in `attrs` under `limits`. Returns `false` when the attribute
-/// was dropped because the collection is full or the key is empty (a replacement of an existing key is never
-/// dropped, as the specification requires).
+/// was dropped because the collection is full or the key is empty (a replacement of an
+/// existing key is never dropped, as the specification requires).
 #[inline(always)]
 pub(crate) fn upsert(attrs: &mut Vec<KeyValue>, kv: KeyValue, limits: AttributeLimits) -> bool {
     upsert_with(attrs, kv.key, kv.value, limits)
@@ -379,8 +379,9 @@ pub(crate) fn upsert_with(
     // value's conversion panic, the key already written is leaked, never read or dropped,
     // as the length does not cover the slot); below, it is either dropped in place (or its
     // value moved out and its key dropped) or taken into the vector with `set_len`, and
-    // nothing between can panic, so it is never dropped twice. `existing` is built from the same raw pointer as `slot`
-    // and covers only the `len` elements before it, so the two never overlap.
+    // nothing between can panic, so it is never dropped twice. `existing` is built from the
+    // same raw pointer as `slot` and covers only the `len` elements before it, so the two
+    // never overlap.
     unsafe {
         let slot = base.add(len);
         std::ptr::addr_of_mut!((*slot).key).write(key.into());

@@ -9,6 +9,11 @@
 
 use prost::encoding::encoded_len_varint;
 
+use crate::attributes::{Array, KeyValue, Value};
+use crate::resource::Resource;
+use crate::scope::InstrumentationScope;
+use crate::trace::{Event, Link, SpanContext, SpanData};
+
 /// Appends `v` as a protobuf varint. Most varints here (tags, small lengths, counts) take one
 /// byte, so that case is a single push.
 #[inline(always)]
@@ -27,11 +32,6 @@ fn encode_varint(mut v: u64, buf: &mut Vec<u8>) {
     tmp[n] = v as u8;
     buf.extend_from_slice(&tmp[..=n]);
 }
-
-use crate::attributes::{Array, KeyValue, Value};
-use crate::resource::Resource;
-use crate::scope::InstrumentationScope;
-use crate::trace::{Event, Link, SpanContext, SpanData};
 
 // Wire types.
 const VARINT: u32 = 0;
@@ -134,14 +134,8 @@ fn close_resized(buf: &mut Vec<u8>, start: usize, width: usize, len: usize) {
         buf.copy_within(start..end, start - (width - need));
         buf.truncate(end - (width - need));
     }
-    let mut at = start - width;
-    let mut v = len as u64;
-    while v >= 0x80 {
-        buf[at] = (v as u8) | 0x80;
-        v >>= 7;
-        at += 1;
-    }
-    buf[at] = v as u8;
+    let at = start - width;
+    prost::encoding::encode_varint(len as u64, &mut &mut buf[at..at + need]);
 }
 
 // ------------------------------------------------------------------ AnyValue / KeyValue
@@ -377,6 +371,26 @@ mod tests {
     use crate::trace::{SpanKind, Status, TraceFlags, TraceId, TraceState, TracerProvider};
     use prost::Message;
 
+    /// `spans` under `resource`, encoded by this module, appended to `buf`.
+    fn wire_into(resource: &Resource, spans: &[SpanData], buf: &mut Vec<u8>) {
+        let boxed: Vec<Box<SpanData>> = spans.iter().cloned().map(Box::new).collect();
+        encode_trace_request(resource, &boxed, buf);
+    }
+
+    fn wire(resource: &Resource, spans: &[SpanData]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        wire_into(resource, spans, &mut buf);
+        buf
+    }
+
+    /// The bytes prost encodes for the same request (none for no spans, as `wire`).
+    fn via_prost(resource: &Resource, spans: &[SpanData]) -> Vec<u8> {
+        if spans.is_empty() {
+            return Vec::new();
+        }
+        crate::export::otlp::encode_spans(resource, spans).encode_to_vec()
+    }
+
     fn pv(v: &Value) -> PV {
         match v {
             Value::Bool(b) => PV::BoolValue(*b),
@@ -459,13 +473,8 @@ mod tests {
         }
         t2.start("plain").end();
         t1.start("again").end();
-        let spans: Vec<Box<SpanData>> = exporter
-            .finished_spans()
-            .into_iter()
-            .map(Box::new)
-            .collect();
-        let mut buf = Vec::new();
-        encode_trace_request(provider.resource(), &spans, &mut buf);
+        let spans = exporter.finished_spans();
+        let buf = wire(provider.resource(), &spans);
         let req = ExportTraceServiceRequest::decode(buf.as_slice()).unwrap();
         assert_eq!(req.resource_spans.len(), 1);
         let rs = &req.resource_spans[0];
@@ -550,11 +559,8 @@ mod tests {
             s.set_status(Status::error("d"));
         }
         let spans = exporter.finished_spans();
-        let boxed: Vec<Box<SpanData>> = spans.iter().cloned().map(Box::new).collect();
-        let mut buf = Vec::new();
-        encode_trace_request(provider.resource(), &boxed, &mut buf);
-        let via_prost = crate::export::otlp::encode_spans(provider.resource(), &spans);
-        assert_eq!(buf, via_prost.encode_to_vec());
+        let r = provider.resource();
+        assert_eq!(wire(r, &spans), via_prost(r, &spans));
     }
 
     /// Every nested length whose varint is not the width reserved for it: spans under 128
@@ -601,18 +607,15 @@ mod tests {
             s.end();
         }
         let spans = exporter.finished_spans();
-        let boxed: Vec<Box<SpanData>> = spans.iter().cloned().map(Box::new).collect();
-        let mut buf = Vec::new();
-        encode_trace_request(provider.resource(), &boxed, &mut buf);
+        let r = provider.resource();
+        let buf = wire(r, &spans);
         assert!(buf.len() > 2 << 20);
-        let via_prost = crate::export::otlp::encode_spans(provider.resource(), &spans);
-        assert!(buf == via_prost.encode_to_vec());
+        assert!(buf == via_prost(r, &spans));
         // The same, appended after other bytes (a reused buffer holds none, but the encoder
         // must not assume it starts at zero).
         let mut buf = vec![7u8; 3];
-        encode_trace_request(provider.resource(), &boxed[..2], &mut buf);
-        let via_prost = crate::export::otlp::encode_spans(provider.resource(), &spans[..2]);
-        assert!(buf[..3] == [7, 7, 7] && buf[3..] == via_prost.encode_to_vec()[..]);
+        wire_into(r, &spans[..2], &mut buf);
+        assert!(buf[..3] == [7, 7, 7] && buf[3..] == via_prost(r, &spans[..2])[..]);
     }
 
     mod arbitrary_spans {
@@ -743,15 +746,7 @@ mod tests {
                 resource in attributes(),
             ) {
                 let resource = Resource::builder().with_attributes(resource).build();
-                let boxed: Vec<Box<SpanData>> = spans.iter().cloned().map(Box::new).collect();
-                let mut buf = Vec::new();
-                encode_trace_request(&resource, &boxed, &mut buf);
-                let want = if spans.is_empty() {
-                    Vec::new()
-                } else {
-                    crate::export::otlp::encode_spans(&resource, &spans).encode_to_vec()
-                };
-                prop_assert!(buf == want);
+                prop_assert!(wire(&resource, &spans) == via_prost(&resource, &spans));
             }
         }
     }
@@ -769,13 +764,7 @@ mod tests {
         for _ in 0..511 {
             tracer.start("small").end();
         }
-        let spans: Vec<Box<SpanData>> = exporter
-            .finished_spans()
-            .into_iter()
-            .map(Box::new)
-            .collect();
-        let mut buf = Vec::new();
-        encode_trace_request(provider.resource(), &spans, &mut buf);
+        let buf = wire(provider.resource(), &exporter.finished_spans());
         // 511 x 1 MiB would be reserved from the first span alone.
         assert!(buf.len() < 2 << 20);
         assert!(

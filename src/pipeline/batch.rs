@@ -64,6 +64,16 @@ pub(super) enum Control {
     Shutdown(Sender<SdkResult>),
 }
 
+/// A producer moved the export thread to its CPU (see [`BatchPipeline::pull_worker`]).
+pub(super) struct Pull {
+    /// The CPUs the export thread could run on before, restored when it runs.
+    pub(super) from: Option<cpu::Affinity>,
+    /// The export thread's exported and failed count when it was moved.
+    mark: u64,
+    /// The CPU it was moved to.
+    cpu: i32,
+}
+
 /// What producers and the export thread share.
 pub(super) struct Shared<T> {
     /// Identifies the pipeline in the threads' ring lists.
@@ -73,6 +83,15 @@ pub(super) struct Shared<T> {
     pub(super) wake_pending: CachePadded<AtomicBool>,
     /// The CPU the export thread last ran on (`-1` before it runs, or where unknown).
     pub(super) worker_cpu: CachePadded<AtomicI32>,
+    /// The export thread's kernel thread id (`0` before it runs, or where unknown).
+    pub(super) worker_tid: AtomicI32,
+    /// Set while a producer's move of the export thread is in force ([`Shared::pull`]
+    /// says more): the export thread checks it cheaply and restores its CPUs.
+    pub(super) pulled: AtomicBool,
+    /// The move in force, if any. Producers only try the lock (a move is never worth a
+    /// wait); the export thread restores its CPUs under it, so a producer never saves the
+    /// CPUs of a thread that is still pinned.
+    pub(super) pull: Mutex<Pull>,
     /// Set when a ring was registered and the worker has not taken it over yet.
     pub(super) has_new: AtomicBool,
     registry: Mutex<Registry<T>>,
@@ -128,6 +147,13 @@ impl<T: PipelineItem> BatchPipeline<T> {
             batch_size: config.max_export_batch_size,
             wake_pending: CachePadded::new(AtomicBool::new(false)),
             worker_cpu: CachePadded::new(AtomicI32::new(-1)),
+            worker_tid: AtomicI32::new(0),
+            pulled: AtomicBool::new(false),
+            pull: Mutex::new(Pull {
+                from: None,
+                mark: 0,
+                cpu: -1,
+            }),
             has_new: AtomicBool::new(false),
             registry: Mutex::new(Registry {
                 incoming: Vec::new(),
@@ -169,8 +195,10 @@ impl<T: PipelineItem> BatchPipeline<T> {
 
     /// Hands one item to the export thread through this thread's ring. Never blocks: a full
     /// queue (or a shut-down pipeline) drops the item and counts it. A thread that shares its
-    /// CPU with the export thread yields to it when a batch is ready, and once more when the
-    /// queue is full (see [`BatchPipeline::shares_cpu_with_worker`]); it never waits.
+    /// CPU with the export thread yields to it when a batch is ready (see
+    /// [`BatchPipeline::shares_cpu_with_worker`]); while the queue is full, it lets the
+    /// export thread make room every few dozen refused items ([`BatchPipeline::relieve`]).
+    /// It never waits.
     #[inline]
     pub(crate) fn push(&self, item: T) {
         let s = &*self.shared;
@@ -261,15 +289,70 @@ impl<T: PipelineItem> BatchPipeline<T> {
         moved_on
     }
 
-    /// The queue is full: if the export thread shares this CPU, wakes it and yields to it,
-    /// and returns `true` (the push is then tried once more).
+    /// The queue is full: lets the export thread make room, if this thread can, and returns
+    /// `true` if it tried (the push is then tried once more). If the export thread shares
+    /// this CPU, wakes it and yields to it. If it is elsewhere, or has exported nothing since
+    /// this thread's last try (it may have been moved without being able to say so), moves
+    /// it here first.
     #[cold]
     fn relieve(&self) -> bool {
-        if !self.shares_cpu_with_worker() {
+        thread_local! {
+            /// The pipeline this thread last tried to relieve, and its export count then.
+            static LAST: Cell<(u64, u64)> = const { Cell::new((0, u64::MAX)) };
+        }
+        let s = &*self.shared;
+        let progress = s.exported.load(Ordering::Relaxed) + s.failed.load(Ordering::Relaxed);
+        let stalled = LAST
+            .try_with(|last| last.replace((s.id, progress)) == (s.id, progress))
+            .unwrap_or(false);
+        let here = self.shares_cpu_with_worker();
+        if !((here && !stalled) || self.pull_worker(progress)) {
             return false;
         }
         self.wake();
         std::thread::yield_now();
+        true
+    }
+
+    /// The export thread is on another CPU, or has made no progress: it may be waiting for
+    /// a thread of another process to give its CPU up. Moves it to this CPU, so that this
+    /// thread's yields hand it the CPU; it gets its CPUs back as soon as it runs
+    /// (`Worker::note_cpu`). Returns whether the export thread is now waiting on this CPU.
+    #[cold]
+    fn pull_worker(&self, progress: u64) -> bool {
+        let s = &*self.shared;
+        let tid = s.worker_tid.load(Ordering::Relaxed);
+        let here = cpu::current();
+        if tid == 0 || here < 0 {
+            return false;
+        }
+        let Ok(mut pull) = s.pull.try_lock() else {
+            return false;
+        };
+        let in_force = s.pulled.load(Ordering::Relaxed);
+        if in_force {
+            if pull.mark != progress {
+                // It ran since, and is getting its CPUs back.
+                return false;
+            }
+            if pull.cpu == here {
+                // Still waiting for this CPU, where it was moved.
+                return true;
+            }
+            // Moved to a CPU this thread has left since: moved again, here.
+        } else {
+            pull.from = cpu::affinity_of(tid);
+            if pull.from.is_none() {
+                return false;
+            }
+        }
+        if !cpu::move_to(tid, here) {
+            return false;
+        }
+        pull.mark = progress;
+        pull.cpu = here;
+        s.worker_cpu.store(here, Ordering::Relaxed);
+        s.pulled.store(true, Ordering::Release);
         true
     }
 

@@ -1,5 +1,6 @@
 //! Which CPU the calling thread is running on, so that a producer can tell whether the export
-//! thread shares its CPU.
+//! thread shares its CPU, and the affinity calls with which a producer moves a stalled
+//! export thread to its own CPU (and the export thread then gets its CPUs back).
 
 /// The CPU the calling thread runs on now, or `-1` where the platform does not say.
 #[cfg(all(target_os = "linux", not(miri)))]
@@ -15,6 +16,82 @@ pub(super) fn current() -> i32 {
 #[inline]
 pub(super) fn current() -> i32 {
     -1
+}
+
+/// A thread's set of allowed CPUs, saved to be restored later.
+#[cfg(all(target_os = "linux", not(miri)))]
+pub(super) struct Affinity(libc::cpu_set_t);
+
+/// A thread's set of allowed CPUs (nothing to save on this platform).
+#[cfg(not(all(target_os = "linux", not(miri))))]
+pub(super) struct Affinity;
+
+/// The calling thread's kernel id, or `0` where the platform has none.
+#[cfg(all(target_os = "linux", not(miri)))]
+pub(super) fn thread_id() -> i32 {
+    // SAFETY: `gettid` takes no argument, touches no memory and cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// The calling thread's kernel id, or `0` where the platform has none.
+#[cfg(not(all(target_os = "linux", not(miri))))]
+pub(super) fn thread_id() -> i32 {
+    0
+}
+
+/// The CPUs thread `tid` of this process (`0`: the calling thread) may run on.
+#[cfg(all(target_os = "linux", not(miri)))]
+pub(super) fn affinity_of(tid: i32) -> Option<Affinity> {
+    // SAFETY: an all-zero `cpu_set_t` is a valid empty set (it is a plain bit array).
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid, writable `cpu_set_t` of the size passed. A `tid` that names
+    // no thread of ours makes the call fail (ESRCH) without writing.
+    let rc = unsafe { libc::sched_getaffinity(tid, std::mem::size_of_val(&set), &mut set) };
+    (rc == 0).then_some(Affinity(set))
+}
+
+/// The CPUs thread `tid` may run on (unknown on this platform).
+#[cfg(not(all(target_os = "linux", not(miri))))]
+pub(super) fn affinity_of(_tid: i32) -> Option<Affinity> {
+    None
+}
+
+/// Lets the calling thread run on the CPUs of `a` again.
+#[cfg(all(target_os = "linux", not(miri)))]
+pub(super) fn restore(a: &Affinity) {
+    // SAFETY: `a.0` is a valid `cpu_set_t` of the size passed, only read; pid 0 is this
+    // thread. A failure leaves the mask as it was, which is harmless.
+    unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&a.0), &a.0) };
+}
+
+/// Lets the calling thread run on the CPUs of `a` again.
+#[cfg(not(all(target_os = "linux", not(miri))))]
+pub(super) fn restore(_a: &Affinity) {}
+
+/// Moves thread `tid` of this process to `cpu` and keeps it there (until it restores its
+/// affinity). `false` if the kernel refused.
+#[cfg(all(target_os = "linux", not(miri)))]
+pub(super) fn move_to(tid: i32, cpu: i32) -> bool {
+    let Ok(cpu) = usize::try_from(cpu) else {
+        return false;
+    };
+    // SAFETY: an all-zero `cpu_set_t` is a valid empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    if cpu >= 8 * std::mem::size_of_val(&set) {
+        return false;
+    }
+    // SAFETY: `cpu` is within the set's bits (checked above); `set` is a valid `cpu_set_t`.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a valid `cpu_set_t` of the size passed, only read. `tid` names a
+    // thread of this process (the export thread, which outlives its pipeline's producers'
+    // pushes); were it gone, the call fails with ESRCH and nothing changes.
+    unsafe { libc::sched_setaffinity(tid, std::mem::size_of_val(&set), &set) == 0 }
+}
+
+/// Moves thread `tid` of this process to `cpu` (not possible on this platform).
+#[cfg(not(all(target_os = "linux", not(miri))))]
+pub(super) fn move_to(_tid: i32, _cpu: i32) -> bool {
+    false
 }
 
 #[cfg(test)]
@@ -35,5 +112,48 @@ mod tests {
             .and_then(|n| n.parse::<i32>().ok())
             .unwrap_or(cpus as i32 - 1);
         assert!(cpu <= max, "cpu {cpu} beyond the online CPUs {online:?}");
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn a_thread_moved_to_a_cpu_runs_there_and_restores_its_affinity() {
+        use std::sync::mpsc;
+        let saved = super::affinity_of(0).expect("this thread's affinity");
+        let allowed: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+            // SAFETY: `c` is below `CPU_SETSIZE`, within the set's bits.
+            .filter(|&c| unsafe { libc::CPU_ISSET(c, &saved.0) })
+            .collect();
+        let target = *allowed.last().expect("a CPU") as i32;
+        let (tid_tx, tid_rx) = mpsc::channel();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let moved = std::thread::spawn(move || {
+            let before = super::affinity_of(0).expect("affinity");
+            tid_tx.send(super::thread_id()).unwrap();
+            go_rx.recv().unwrap();
+            // Moved while it waited: it runs on the target CPU, and only there.
+            let on = super::current();
+            let pinned = super::affinity_of(0).expect("affinity");
+            super::restore(&before);
+            let after = super::affinity_of(0).expect("affinity");
+            // SAFETY: both are valid `cpu_set_t`s, only read.
+            let same =
+                |a: &super::Affinity, b: &super::Affinity| unsafe { libc::CPU_EQUAL(&a.0, &b.0) };
+            // SAFETY: a valid `cpu_set_t`, only read.
+            let count = unsafe { libc::CPU_COUNT(&pinned.0) };
+            (on, count, same(&before, &after))
+        });
+        let tid = tid_rx.recv().unwrap();
+        assert!(tid > 0 && tid != super::thread_id());
+        assert!(super::move_to(tid, target), "sched_setaffinity refused");
+        assert!(!super::move_to(tid, -1), "no CPU -1");
+        assert!(!super::move_to(tid, i32::MAX), "no CPU beyond the set");
+        go_tx.send(()).unwrap();
+        let (on, count, restored) = moved.join().unwrap();
+        assert_eq!(
+            on, target,
+            "the moved thread runs on the CPU it was moved to"
+        );
+        assert_eq!(count, 1, "and may run nowhere else");
+        assert!(restored, "restoring gives it back the CPUs it had");
     }
 }

@@ -13,9 +13,13 @@
 //! The scheduler sometimes runs the background thread on the same CPU as a producing thread
 //! (for tens of milliseconds, even with another CPU idle), where it would wait for the
 //! producer's time slices to end while the queue overflows. On Linux a producer on the CPU
-//! the background thread last ran on yields once a batch is ready (and once when it finds
-//! the queue full), and the waiting background thread yields every few microseconds: each
-//! yield returns at once when no other thread wants the CPU.
+//! the background thread last ran on yields once a batch is ready (and every few dozen
+//! refused items while the queue is full), and the waiting background thread yields every
+//! few microseconds: each yield returns at once when no other thread wants the CPU. When the
+//! queue is full and the background thread is on another CPU (where a thread of another
+//! process may hold it for milliseconds), or makes no progress, the producer moves it to
+//! its own CPU before yielding; the background thread gets back the CPUs it was allowed as
+//! soon as it runs, so the move lasts microseconds and an application's own pinning stays.
 //!
 //! [`BatchConfig`] holds the knobs (queue size, batch size, delay, export timeout), with the
 //! specification's defaults and `OTEL_BSP_*` / `OTEL_BLRP_*` environment variables.

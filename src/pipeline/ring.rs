@@ -119,9 +119,8 @@ struct LocalRing<T> {
     pushed: u64,
     /// Pushes not yet added to the budget's count.
     unreported: u32,
-    /// The queue has been full since this thread last pushed, and it already offered the
-    /// export thread its CPU once (see [`LocalRings::push`]).
-    relieved: bool,
+    /// Pushes refused since this thread last pushed (see [`LocalRings::push`]).
+    refused: u32,
 }
 
 /// This thread's rings for one item type, most recently used first.
@@ -137,6 +136,11 @@ pub(super) enum Pushed<T> {
     /// The ring is full: the item comes back.
     Full(T),
 }
+
+/// While the queue stays full, a producer offers the export thread a chance to make room
+/// once every this many refused pushes. A yield that finds the export thread not yet due to
+/// run (the scheduler counts its polling against it) leaves it waiting until the next one.
+const RELIEVE_EVERY: u32 = 64;
 
 /// Producers look at how full their ring is every this many pushes (it reads the export
 /// thread's cache line).
@@ -164,9 +168,10 @@ impl<T> LocalRings<T> {
     /// ring when it is full while the queue as a whole still has room.
     ///
     /// When the queue is full, `relieve` may give the export thread a chance to make room
-    /// (it returns `true` if it did), and the push is tried once more. It is called at most
-    /// once until this thread's next successful push, so a thread that keeps finding the
-    /// queue full pays for it once, not per item.
+    /// (it returns `true` if it did), and the push is tried once more. It is called for the
+    /// first refused push and then once every [`RELIEVE_EVERY`] until this thread's next
+    /// successful push, so a thread that keeps finding the queue full pays for it once
+    /// every few dozen items, not per item.
     #[inline]
     pub(super) fn push(
         &mut self,
@@ -181,9 +186,10 @@ impl<T> LocalRings<T> {
             _ => self.find_or_add(id, budget, &register),
         };
         match ring.push_within(item, budget, &register) {
-            Pushed::Full(item) if !ring.relieved => {
-                ring.relieved = true;
-                if relieve() {
+            Pushed::Full(item) => {
+                let refused = ring.refused;
+                ring.refused = refused.wrapping_add(1);
+                if refused % RELIEVE_EVERY == 0 && relieve() {
                     ring.push_within(item, budget, &register)
                 } else {
                     Pushed::Full(item)
@@ -212,7 +218,7 @@ impl<T> LocalRings<T> {
                     meta,
                     pushed: 0,
                     unreported: 0,
-                    relieved: false,
+                    refused: 0,
                 });
                 self.rings.len() - 1
             }
@@ -252,7 +258,7 @@ impl<T> LocalRing<T> {
         }
         self.pushed += 1;
         self.unreported += 1;
-        self.relieved = false;
+        self.refused = 0;
         if self.unreported == REPORT_EVERY {
             budget
                 .queued
@@ -437,7 +443,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_queue_is_relieved_once_until_the_next_push() {
+    fn a_full_queue_is_relieved_once_every_few_refused_pushes() {
         use std::cell::Cell;
         let budget = Budget::new(4);
         let reg = Registrar::new();
@@ -466,23 +472,27 @@ mod tests {
             assert!(matches!(pushed, Pushed::Queued { .. }));
         }
         // Full: relieving in vain refuses the item, and is not tried again, even by a
-        // push that could have made room, until a push succeeds.
-        for i in 4..8 {
-            let pushed = rings.push(1, &budget, i, |c| reg.register(c), in_vain);
-            assert!(matches!(pushed, Pushed::Full(x) if x == i));
+        // push that could have made room, for `RELIEVE_EVERY` refused pushes.
+        let pushed = rings.push(1, &budget, 4, |c| reg.register(c), in_vain);
+        assert!(matches!(pushed, Pushed::Full(4)));
+        for i in 1..RELIEVE_EVERY {
+            let pushed = rings.push(1, &budget, 100 + i, |c| reg.register(c), making_room);
+            assert!(matches!(pushed, Pushed::Full(x) if x == 100 + i));
         }
-        let pushed = rings.push(1, &budget, 8, |c| reg.register(c), making_room);
-        assert!(matches!(pushed, Pushed::Full(8)));
-        assert_eq!(calls.get(), 1, "once per run of refused pushes");
-        drain();
-        for i in 9..13 {
+        assert_eq!(calls.get(), 1, "once every RELIEVE_EVERY refused pushes");
+        // The next refused push relieves again; this time it makes room, and the item is
+        // queued.
+        let pushed = rings.push(1, &budget, 5, |c| reg.register(c), making_room);
+        assert!(matches!(pushed, Pushed::Queued { .. }));
+        assert_eq!(calls.get(), 2);
+        for i in 6..9 {
             let pushed = rings.push(1, &budget, i, |c| reg.register(c), in_vain);
             assert!(matches!(pushed, Pushed::Queued { .. }), "{i}");
         }
-        // Full again, after a successful push: relieving that makes room queues the item.
-        let pushed = rings.push(1, &budget, 13, |c| reg.register(c), making_room);
+        // Full again, right after a successful push: relieved at once.
+        let pushed = rings.push(1, &budget, 9, |c| reg.register(c), making_room);
         assert!(matches!(pushed, Pushed::Queued { .. }));
-        assert_eq!(calls.get(), 2);
-        assert_eq!(reg.queued(), 1, "item 13, pushed after the drain");
+        assert_eq!(calls.get(), 3);
+        assert_eq!(reg.queued(), 1, "item 9, pushed after the drain");
     }
 }

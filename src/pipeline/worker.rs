@@ -71,8 +71,14 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     }
 
     pub(super) fn run(mut self) {
+        // Producers may move this thread to their CPU (see `BatchPipeline::pull_worker`).
+        let tid = super::cpu::thread_id();
+        self.shared.worker_tid.store(tid, Ordering::Relaxed);
         let mut next_timer = Instant::now() + self.delay;
         loop {
+            if self.shared.pulled.load(Ordering::Acquire) {
+                self.restore_cpus();
+            }
             let wake_at = if self.charged > 0 {
                 next_timer.min(Instant::now() + self.held_poll)
             } else {
@@ -144,7 +150,6 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     fn run_busy(&mut self) {
         let batch_size = self.shared.batch_size;
         loop {
-            self.note_cpu();
             self.export_full_batches();
             let idle_since = Instant::now();
             let mut polls = 0u32;
@@ -181,13 +186,29 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
         }
     }
 
-    /// Tells producers which CPU this thread runs on.
+    /// Tells producers which CPU this thread runs on, and lets this thread run anywhere
+    /// again if a producer moved it to its CPU.
     #[inline]
     fn note_cpu(&self) {
+        if self.shared.pulled.load(Ordering::Acquire) {
+            self.restore_cpus();
+        }
         let cpu = super::cpu::current();
         if self.shared.worker_cpu.load(Ordering::Relaxed) != cpu {
             self.shared.worker_cpu.store(cpu, Ordering::Relaxed);
         }
+    }
+
+    /// A producer moved this thread to its CPU: lets it run on the CPUs it had before.
+    #[cold]
+    fn restore_cpus(&self) {
+        let s = &self.shared;
+        // Nothing panics while holding the lock; a poisoned lock still holds valid data.
+        let mut pull = s.pull.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(from) = pull.from.take() {
+            super::cpu::restore(&from);
+        }
+        s.pulled.store(false, Ordering::Relaxed);
     }
 
     /// Takes over the rings registered since the last call.
@@ -208,6 +229,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     /// Exports while at least one full batch is queued.
     fn export_full_batches(&mut self) {
         loop {
+            self.note_cpu();
             self.adopt();
             if self.available() < self.shared.batch_size {
                 return;
@@ -222,6 +244,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     fn drain_all(&mut self) -> SdkResult {
         let mut res = Ok(());
         loop {
+            self.note_cpu();
             self.adopt();
             match self.fill_and_export() {
                 None => break,

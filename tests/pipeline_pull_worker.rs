@@ -9,71 +9,14 @@
 
 #![cfg(target_os = "linux")]
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use otlp_sdk::pipeline::BatchConfig;
-use otlp_sdk::trace::{BatchSpanProcessor, SpanData, SpanExporter, TracerProvider};
-use otlp_sdk::SdkResult;
+// Only this part of the test support: the rest needs the exporters' features.
+#[path = "support/cpu.rs"]
+mod cpu;
 
-#[derive(Debug, Clone, Default)]
-struct Count(Arc<AtomicU64>);
-
-impl SpanExporter for Count {
-    fn export(&mut self, batch: &[Box<SpanData>]) -> SdkResult {
-        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-/// Lets thread `tid` (0: the calling thread) run on `cpus` only.
-fn pin_to(tid: libc::pid_t, cpus: &[usize]) {
-    // SAFETY: `set` is a plain bit set, zeroed then filled by the libc macros, and passed
-    // by pointer with its size to `sched_setaffinity`, which only reads it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        for &cpu in cpus {
-            libc::CPU_SET(cpu, &mut set);
-        }
-        let r = libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set);
-        assert_eq!(
-            r,
-            0,
-            "sched_setaffinity: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-}
-
-/// Lets thread `tid` (0: the calling thread) run on `cpu` only.
-fn pin(tid: libc::pid_t, cpu: usize) {
-    pin_to(tid, &[cpu]);
-}
-
-/// The CPUs thread `tid` (0: the calling thread) may run on.
-fn cpus_of(tid: libc::pid_t) -> Vec<usize> {
-    // SAFETY: `sched_getaffinity` only writes the zeroed set it is given, of the size passed.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        let r = libc::sched_getaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
-        assert_eq!(r, 0);
-        (0..libc::CPU_SETSIZE as usize)
-            .filter(|&c| libc::CPU_ISSET(c, &set))
-            .collect()
-    }
-}
-
-/// The thread id of this process's thread named `name`.
-fn thread_named(name: &str) -> Option<libc::pid_t> {
-    std::fs::read_dir("/proc/self/task").ok()?.find_map(|e| {
-        let e = e.ok()?;
-        let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
-        (comm.trim_end() == name)
-            .then(|| e.file_name().to_str()?.parse().ok())
-            .flatten()
-    })
-}
+use cpu::{cpus_of, pin, pin_to, small_queue_provider};
 
 #[test]
 fn a_producer_pulls_the_export_thread_away_from_a_busy_cpu() {
@@ -87,29 +30,8 @@ fn a_producer_pulls_the_export_thread_away_from_a_busy_cpu() {
         return;
     }
     let (mine, theirs) = (cpus[0], cpus[1]);
-    let exported = Count::default();
-    // A queue that fills well within a time slice even in a debug build (~1 us a span).
-    let processor = BatchSpanProcessor::with_config(
-        exported.clone(),
-        BatchConfig {
-            max_queue_size: 512,
-            max_export_batch_size: 128,
-            scheduled_delay: Duration::from_secs(5),
-            export_timeout: Duration::from_secs(30),
-        },
-    );
-    let provider = TracerProvider::builder()
-        .with_span_processor(processor)
-        .build();
+    let (provider, exported, worker) = small_queue_provider();
     let tracer = provider.tracer("pull");
-    let worker = (0..200)
-        .find_map(|_| {
-            thread_named("otlp-sdk-spans").or_else(|| {
-                std::thread::sleep(Duration::from_millis(5));
-                None
-            })
-        })
-        .expect("the export thread is running");
     pin(0, mine);
     // Another thread that always wants the export thread's CPU.
     let stop = Arc::new(AtomicBool::new(false));
@@ -144,7 +66,7 @@ fn a_producer_pulls_the_export_thread_away_from_a_busy_cpu() {
     let after = run(SPANS, true);
     let dropped = after.dropped - before.dropped;
     assert_eq!(after.accepted + after.dropped, SPANS + 1000);
-    assert_eq!(after.exported, exported.0.load(Ordering::Relaxed));
+    assert_eq!(after.exported, exported.get());
     assert_eq!(after.exported, after.accepted);
     assert_eq!(
         cpus_of(worker),

@@ -7,93 +7,18 @@
 
 #![cfg(target_os = "linux")]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+// Only this part of the test support: the rest needs the exporters' features.
+#[path = "support/cpu.rs"]
+mod cpu;
 
-use otlp_sdk::pipeline::BatchConfig;
-use otlp_sdk::trace::{BatchSpanProcessor, SpanData, SpanExporter, TracerProvider};
-use otlp_sdk::SdkResult;
-
-#[derive(Debug, Clone, Default)]
-struct Count(Arc<AtomicU64>);
-
-impl SpanExporter for Count {
-    fn export(&mut self, batch: &[Box<SpanData>]) -> SdkResult {
-        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-/// Pins thread `tid` (0: the calling thread) to `cpu`.
-fn pin(tid: libc::pid_t, cpu: usize) {
-    // SAFETY: `set` is a plain bit set, zeroed then filled by the libc macros, and passed
-    // by pointer with its size to `sched_setaffinity`, which only reads it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        let r = libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set);
-        assert_eq!(
-            r,
-            0,
-            "sched_setaffinity: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-}
-
-/// The thread id of this process's thread named `name`.
-fn thread_named(name: &str) -> Option<libc::pid_t> {
-    std::fs::read_dir("/proc/self/task").ok()?.find_map(|e| {
-        let e = e.ok()?;
-        let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
-        (comm.trim_end() == name)
-            .then(|| e.file_name().to_str()?.parse().ok())
-            .flatten()
-    })
-}
-
-/// The CPU this thread may run on now (the first of its affinity mask).
-fn a_cpu_of_ours() -> usize {
-    // SAFETY: as in `pin`, `sched_getaffinity` only writes the zeroed set it is given.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        let r = libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
-        assert_eq!(r, 0);
-        (0..libc::CPU_SETSIZE as usize)
-            .find(|&c| libc::CPU_ISSET(c, &set))
-            .expect("a CPU")
-    }
-}
+use cpu::{cpus_of, pin, small_queue_provider};
 
 #[test]
 fn a_producer_on_the_export_threads_cpu_lets_it_keep_up() {
-    let exported = Count::default();
-    // A queue that fills well within a time slice even in a debug build (~1 us a span);
-    // a delay long enough that only full batches and the final flush export anything.
-    let processor = BatchSpanProcessor::with_config(
-        exported.clone(),
-        BatchConfig {
-            max_queue_size: 512,
-            max_export_batch_size: 128,
-            scheduled_delay: Duration::from_secs(5),
-            export_timeout: Duration::from_secs(30),
-        },
-    );
-    let provider = TracerProvider::builder()
-        .with_span_processor(processor)
-        .build();
+    let (provider, exported, worker) = small_queue_provider();
     let tracer = provider.tracer("shared-cpu");
-    // The export thread starts with the processor; pin it and this thread to one CPU.
-    let worker = (0..200)
-        .find_map(|_| {
-            thread_named("otlp-sdk-spans").or_else(|| {
-                std::thread::sleep(Duration::from_millis(5));
-                None
-            })
-        })
-        .expect("the export thread is running");
-    let cpu = a_cpu_of_ours();
+    // Pin the export thread and this thread to one CPU.
+    let cpu = cpus_of(0)[0];
     pin(worker, cpu);
     pin(0, cpu);
     let run = |n: u64| {
@@ -113,7 +38,7 @@ fn a_producer_on_the_export_threads_cpu_lets_it_keep_up() {
     provider.shutdown().unwrap();
     let dropped = after.dropped - before.dropped;
     assert_eq!(after.accepted + after.dropped, SPANS + 1000);
-    assert_eq!(after.exported, exported.0.load(Ordering::Relaxed));
+    assert_eq!(after.exported, exported.get());
     assert_eq!(
         after.exported, after.accepted,
         "a flush exports what was accepted"

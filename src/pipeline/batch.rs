@@ -66,6 +66,10 @@ pub(super) enum Control {
 
 /// A producer moved the export thread to its CPU (see [`BatchPipeline::pull_worker`]).
 pub(super) struct Pull {
+    /// The export thread's kernel thread id while it runs; `0` before it starts and once it
+    /// is about to exit (a thread id is reused after its thread exits, so it must never be
+    /// moved after that).
+    pub(super) tid: i32,
     /// The CPUs the export thread could run on before, restored when it runs.
     pub(super) from: Option<cpu::Affinity>,
     /// The export thread's exported and failed count when it was moved.
@@ -83,8 +87,6 @@ pub(super) struct Shared<T> {
     pub(super) wake_pending: CachePadded<AtomicBool>,
     /// The CPU the export thread last ran on (`-1` before it runs, or where unknown).
     pub(super) worker_cpu: CachePadded<AtomicI32>,
-    /// The export thread's kernel thread id (`0` before it runs, or where unknown).
-    pub(super) worker_tid: AtomicI32,
     /// Set while a producer's move of the export thread is in force ([`Shared::pull`]
     /// says more): the export thread checks it cheaply and restores its CPUs.
     pub(super) pulled: AtomicBool,
@@ -147,9 +149,9 @@ impl<T: PipelineItem> BatchPipeline<T> {
             batch_size: config.max_export_batch_size,
             wake_pending: CachePadded::new(AtomicBool::new(false)),
             worker_cpu: CachePadded::new(AtomicI32::new(-1)),
-            worker_tid: AtomicI32::new(0),
             pulled: AtomicBool::new(false),
             pull: Mutex::new(Pull {
+                tid: 0,
                 from: None,
                 mark: 0,
                 cpu: -1,
@@ -321,14 +323,17 @@ impl<T: PipelineItem> BatchPipeline<T> {
     #[cold]
     fn pull_worker(&self, progress: u64) -> bool {
         let s = &*self.shared;
-        let tid = s.worker_tid.load(Ordering::Relaxed);
         let here = cpu::current();
-        if tid == 0 || here < 0 {
+        if here < 0 {
             return false;
         }
         let Ok(mut pull) = s.pull.try_lock() else {
             return false;
         };
+        let tid = pull.tid;
+        if tid == 0 {
+            return false;
+        }
         let in_force = s.pulled.load(Ordering::Relaxed);
         if in_force {
             if pull.mark != progress {
@@ -547,6 +552,19 @@ mod tests {
         p.shared.worker_cpu.store(-1, Ordering::Relaxed);
         assert!(!p.yield_for_batch());
         p.shutdown().unwrap();
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn the_export_thread_can_be_moved_only_while_it_runs() {
+        let p = BatchPipeline::new(Count::default(), cfg(100, 10), "test-bsp");
+        let tid = || p.shared.pull.lock().unwrap().tid;
+        wait_until(|| tid() != 0);
+        assert_ne!(tid(), cpu::thread_id(), "the export thread's id, not ours");
+        p.shutdown().unwrap();
+        // Its id may be given to another thread once it exits.
+        assert_eq!(tid(), 0);
+        assert!(!p.pull_worker(0));
     }
 
     #[test]

@@ -72,8 +72,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
 
     pub(super) fn run(mut self) {
         // Producers may move this thread to their CPU (see `BatchPipeline::pull_worker`).
-        let tid = super::cpu::thread_id();
-        self.shared.worker_tid.store(tid, Ordering::Relaxed);
+        self.pull().tid = super::cpu::thread_id();
         let mut next_timer = Instant::now() + self.delay;
         loop {
             if self.shared.pulled.load(Ordering::Acquire) {
@@ -136,6 +135,9 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     /// Hands the rings back to the pipeline: items pushed after the final drain stay there
     /// and are counted as dropped.
     fn finish(&mut self) {
+        // From here on no producer may move this thread: its id is free for reuse once it
+        // exits.
+        self.pull().tid = 0;
         let mut reg = self.shared.registry();
         reg.orphans.append(&mut self.rings);
         reg.worker_done = true;
@@ -202,13 +204,17 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     /// A producer moved this thread to its CPU: lets it run on the CPUs it had before.
     #[cold]
     fn restore_cpus(&self) {
-        let s = &self.shared;
-        // Nothing panics while holding the lock; a poisoned lock still holds valid data.
-        let mut pull = s.pull.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pull = self.pull();
         if let Some(from) = pull.from.take() {
             super::cpu::restore(&from);
         }
-        s.pulled.store(false, Ordering::Relaxed);
+        self.shared.pulled.store(false, Ordering::Relaxed);
+    }
+
+    /// The state of producers' moves of this thread.
+    fn pull(&self) -> std::sync::MutexGuard<'_, super::batch::Pull> {
+        // Nothing panics while holding the lock; a poisoned lock still holds valid data.
+        self.shared.pull.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Takes over the rings registered since the last call.

@@ -4,6 +4,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::thread::LocalKey;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -70,7 +71,8 @@ pub(super) struct Pull {
     /// is about to exit (a thread id is reused after its thread exits, so it must never be
     /// moved after that).
     pub(super) tid: i32,
-    /// The CPUs the export thread could run on before, restored when it runs.
+    /// The CPUs the export thread could run on before it was moved, restored when it
+    /// runs; `Some` while a move is in force.
     pub(super) from: Option<cpu::Affinity>,
     /// The export thread's exported and failed count when it was moved.
     mark: u64,
@@ -87,8 +89,8 @@ pub(super) struct Shared<T> {
     pub(super) wake_pending: CachePadded<AtomicBool>,
     /// The CPU the export thread last ran on (`-1` before it runs, or where unknown).
     pub(super) worker_cpu: CachePadded<AtomicI32>,
-    /// Set while a producer's move of the export thread is in force ([`Shared::pull`]
-    /// says more): the export thread checks it cheaply and restores its CPUs.
+    /// Set while a producer's move of the export thread is in force (`Pull::from` is
+    /// `Some`): the export thread reads this without the lock, and restores its CPUs.
     pub(super) pulled: AtomicBool,
     /// The move in force, if any. Producers only try the lock (a move is never worth a
     /// wait); the export thread restores its CPUs under it, so a producer never saves the
@@ -277,18 +279,25 @@ impl<T: PipelineItem> BatchPipeline<T> {
         if !self.shares_cpu_with_worker() {
             return false;
         }
-        let s = &*self.shared;
-        let mark = (
-            s.id,
-            s.exported.load(Ordering::Relaxed) + s.failed.load(Ordering::Relaxed),
-        );
-        let moved_on = LAST
-            .try_with(|last| last.replace(mark) != mark)
-            .unwrap_or(false);
+        let moved_on = self.progressed_since(&LAST, self.export_count());
         if moved_on {
             std::thread::yield_now();
         }
         moved_on
+    }
+
+    /// Items the export thread has exported or failed to export: it made progress when this
+    /// changes.
+    fn export_count(&self) -> u64 {
+        let s = &*self.shared;
+        s.exported.load(Ordering::Relaxed) + s.failed.load(Ordering::Relaxed)
+    }
+
+    /// Whether `count` (an [`BatchPipeline::export_count`]) differs from the one this thread
+    /// recorded in `last` for this pipeline, which it now records.
+    fn progressed_since(&self, last: &'static LocalKey<Cell<(u64, u64)>>, count: u64) -> bool {
+        let mark = (self.shared.id, count);
+        last.try_with(|l| l.replace(mark) != mark).unwrap_or(false)
     }
 
     /// The queue is full: lets the export thread make room, if this thread can, and returns
@@ -302,13 +311,10 @@ impl<T: PipelineItem> BatchPipeline<T> {
             /// The pipeline this thread last tried to relieve, and its export count then.
             static LAST: Cell<(u64, u64)> = const { Cell::new((0, u64::MAX)) };
         }
-        let s = &*self.shared;
-        let progress = s.exported.load(Ordering::Relaxed) + s.failed.load(Ordering::Relaxed);
-        let stalled = LAST
-            .try_with(|last| last.replace((s.id, progress)) == (s.id, progress))
-            .unwrap_or(false);
-        let here = self.shares_cpu_with_worker();
-        if !((here && !stalled) || self.pull_worker(progress)) {
+        let progress = self.export_count();
+        let stalled = !self.progressed_since(&LAST, progress);
+        let shares = self.shares_cpu_with_worker();
+        if !((shares && !stalled) || self.pull_worker(progress)) {
             return false;
         }
         self.wake();
@@ -334,24 +340,25 @@ impl<T: PipelineItem> BatchPipeline<T> {
         if tid == 0 {
             return false;
         }
-        let in_force = s.pulled.load(Ordering::Relaxed);
-        if in_force {
-            if pull.mark != progress {
-                // It ran since, and is getting its CPUs back.
-                return false;
-            }
-            if pull.cpu == here {
-                // Still waiting for this CPU, where it was moved.
-                return true;
-            }
-            // Moved to a CPU this thread has left since: moved again, here.
-        } else {
+        let fresh = pull.from.is_none();
+        if fresh {
             pull.from = cpu::affinity_of(tid);
             if pull.from.is_none() {
                 return false;
             }
+        } else if pull.mark != progress {
+            // Moved before, and it ran since: it is getting its CPUs back.
+            return false;
+        } else if pull.cpu == here {
+            // Moved before, and still waiting for this CPU.
+            return true;
         }
+        // Otherwise moved to a CPU this thread has left since: moved again, here.
         if !cpu::move_to(tid, here) {
+            if fresh {
+                // Nothing was moved: nothing to restore.
+                pull.from = None;
+            }
             return false;
         }
         pull.mark = progress;

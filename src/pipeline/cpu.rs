@@ -82,9 +82,9 @@ pub(super) fn move_to(tid: i32, cpu: i32) -> bool {
     }
     // SAFETY: `cpu` is within the set's bits (checked above); `set` is a valid `cpu_set_t`.
     unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: `set` is a valid `cpu_set_t` of the size passed, only read. `tid` names a
-    // thread of this process (the export thread, which outlives its pipeline's producers'
-    // pushes); were it gone, the call fails with ESRCH and nothing changes.
+    // SAFETY: `set` is a valid `cpu_set_t` of the size passed, only read. The call touches
+    // no memory of ours whatever `tid` is; callers pass a live thread of this process (the
+    // export thread clears its id, under the lock the mover holds, before it exits).
     unsafe { libc::sched_setaffinity(tid, std::mem::size_of_val(&set), &set) == 0 }
 }
 

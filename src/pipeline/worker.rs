@@ -75,9 +75,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
         self.pull().tid = super::cpu::thread_id();
         let mut next_timer = Instant::now() + self.delay;
         loop {
-            if self.shared.pulled.load(Ordering::Acquire) {
-                self.restore_cpus();
-            }
+            self.restore_if_moved();
             let wake_at = if self.charged > 0 {
                 next_timer.min(Instant::now() + self.held_poll)
             } else {
@@ -192,16 +190,21 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     /// again if a producer moved it to its CPU.
     #[inline]
     fn note_cpu(&self) {
-        if self.shared.pulled.load(Ordering::Acquire) {
-            self.restore_cpus();
-        }
+        self.restore_if_moved();
         let cpu = super::cpu::current();
         if self.shared.worker_cpu.load(Ordering::Relaxed) != cpu {
             self.shared.worker_cpu.store(cpu, Ordering::Relaxed);
         }
     }
 
-    /// A producer moved this thread to its CPU: lets it run on the CPUs it had before.
+    /// If a producer moved this thread to its CPU, lets it run on the CPUs it had before.
+    #[inline]
+    fn restore_if_moved(&self) {
+        if self.shared.pulled.load(Ordering::Acquire) {
+            self.restore_cpus();
+        }
+    }
+
     #[cold]
     fn restore_cpus(&self) {
         let mut pull = self.pull();

@@ -18,6 +18,10 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+mod array;
+
+pub use array::{Array, ArraySlice};
+
 /// An immutable string that is either borrowed for `'static` or shared behind an `Arc`.
 ///
 /// Cloning is cheap in both cases.
@@ -163,36 +167,6 @@ impl From<&String> for StringValue {
 /// An attribute key, such as `http.request.method`.
 pub type Key = StringValue;
 
-/// A homogeneous array attribute value.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Array {
-    /// An array of booleans.
-    Bool(Vec<bool>),
-    /// An array of signed 64-bit integers.
-    I64(Vec<i64>),
-    /// An array of 64-bit floats.
-    F64(Vec<f64>),
-    /// An array of strings.
-    String(Vec<StringValue>),
-}
-
-impl Array {
-    /// Number of elements.
-    pub fn len(&self) -> usize {
-        match self {
-            Array::Bool(v) => v.len(),
-            Array::I64(v) => v.len(),
-            Array::F64(v) => v.len(),
-            Array::String(v) => v.len(),
-        }
-    }
-
-    /// `true` when the array has no element.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// An attribute value: one of the OTLP `AnyValue` kinds that attributes may hold.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -222,13 +196,7 @@ impl Value {
     pub(crate) fn truncate(&mut self, max: usize) -> bool {
         match self {
             Value::String(s) => s.truncate_chars(max),
-            Value::Array(Array::String(v)) => {
-                let mut cut = false;
-                for s in v {
-                    cut |= s.truncate_chars(max);
-                }
-                cut
-            }
+            Value::Array(a) => a.truncate(max),
             _ => false,
         }
     }
@@ -255,10 +223,12 @@ impl fmt::Display for Value {
             Value::I64(i) => write!(f, "{i}"),
             Value::F64(x) => write!(f, "{x}"),
             Value::String(s) => f.write_str(s),
-            Value::Array(Array::Bool(v)) => list(f, v, |f, x| write!(f, "{x}")),
-            Value::Array(Array::I64(v)) => list(f, v, |f, x| write!(f, "{x}")),
-            Value::Array(Array::F64(v)) => list(f, v, |f, x| write!(f, "{x}")),
-            Value::Array(Array::String(v)) => list(f, v, |f, x| write!(f, "{x:?}")),
+            Value::Array(a) => match a.as_slice() {
+                ArraySlice::Bool(v) => list(f, v, |f, x| write!(f, "{x}")),
+                ArraySlice::I64(v) => list(f, v, |f, x| write!(f, "{x}")),
+                ArraySlice::F64(v) => list(f, v, |f, x| write!(f, "{x}")),
+                ArraySlice::String(v) => list(f, v, |f, x| write!(f, "{x:?}")),
+            },
         }
     }
 }
@@ -285,32 +255,36 @@ value_from! {
     Arc<str> => |v| Value::String(v.into()),
     Cow<'static, str> => |v| Value::String(v.into()),
     Array => |v| Value::Array(v),
-    Vec<bool> => |v| Value::Array(Array::Bool(v)),
-    Vec<i64> => |v| Value::Array(Array::I64(v)),
-    Vec<f64> => |v| Value::Array(Array::F64(v)),
-    Vec<StringValue> => |v| Value::Array(Array::String(v)),
-    Vec<&'static str> => |v| Value::Array(Array::String(v.into_iter().map(Into::into).collect())),
-    Vec<String> => |v| Value::Array(Array::String(v.into_iter().map(Into::into).collect())),
+    Vec<bool> => |v| Value::Array(v.into()),
+    Vec<i64> => |v| Value::Array(v.into()),
+    Vec<f64> => |v| Value::Array(v.into()),
+    Vec<StringValue> => |v| Value::Array(v.into()),
+    Vec<&'static str> => |v| Value::Array(v.into()),
+    Vec<String> => |v| Value::Array(v.into()),
 }
 
+// Through `Array`, which keeps arrays of up to three numbers inline.
 impl<const N: usize> From<[i64; N]> for Value {
+    #[inline]
     fn from(v: [i64; N]) -> Self {
-        Value::Array(Array::I64(v.to_vec()))
+        Value::Array(v.into())
     }
 }
 impl<const N: usize> From<[f64; N]> for Value {
+    #[inline]
     fn from(v: [f64; N]) -> Self {
-        Value::Array(Array::F64(v.to_vec()))
+        Value::Array(v.into())
     }
 }
 impl<const N: usize> From<[bool; N]> for Value {
+    #[inline]
     fn from(v: [bool; N]) -> Self {
-        Value::Array(Array::Bool(v.to_vec()))
+        Value::Array(v.into())
     }
 }
 impl<const N: usize> From<[&'static str; N]> for Value {
     fn from(v: [&'static str; N]) -> Self {
-        Value::Array(Array::String(v.iter().map(|s| (*s).into()).collect()))
+        Value::Array(v.into())
     }
 }
 

@@ -65,7 +65,7 @@ mod slot;
 mod time;
 pub mod trace;
 
-pub use attributes::{Array, Key, KeyValue, StringValue, Value};
+pub use attributes::{Array, ArraySlice, Key, KeyValue, StringValue, Value};
 pub use error::{ConfigError, ConfigErrorKind, SdkError, SdkResult};
 pub use otlp_sdk_macros::traced;
 pub use scope::{InstrumentationScope, ScopeBuilder};

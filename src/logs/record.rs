@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::attributes::{Array, Key, StringValue, Value};
+use crate::attributes::{ArraySlice, Key, StringValue, Value};
 use crate::scope::InstrumentationScope;
 use crate::time::to_unix_nanos;
 use crate::trace::{SpanContext, SpanId, TraceFlags, TraceId};
@@ -234,18 +234,20 @@ any_value_from! {
 
 impl From<Value> for AnyValue {
     fn from(v: Value) -> Self {
-        fn arr<T>(v: Vec<T>, f: impl Fn(T) -> AnyValue) -> AnyValue {
-            AnyValue::Array(v.into_iter().map(f).collect())
+        fn arr<T: Clone>(v: &[T], f: impl Fn(T) -> AnyValue) -> AnyValue {
+            AnyValue::Array(v.iter().cloned().map(f).collect())
         }
         match v {
             Value::Bool(b) => AnyValue::Bool(b),
             Value::I64(i) => AnyValue::Int(i),
             Value::F64(x) => AnyValue::Double(x),
             Value::String(s) => AnyValue::String(s),
-            Value::Array(Array::Bool(a)) => arr(a, AnyValue::Bool),
-            Value::Array(Array::I64(a)) => arr(a, AnyValue::Int),
-            Value::Array(Array::F64(a)) => arr(a, AnyValue::Double),
-            Value::Array(Array::String(a)) => arr(a, AnyValue::String),
+            Value::Array(a) => match a.as_slice() {
+                ArraySlice::Bool(a) => arr(a, AnyValue::Bool),
+                ArraySlice::I64(a) => arr(a, AnyValue::Int),
+                ArraySlice::F64(a) => arr(a, AnyValue::Double),
+                ArraySlice::String(a) => arr(a, AnyValue::String),
+            },
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::attributes::{Array, KeyValue, Value};
+use crate::attributes::{ArraySlice, KeyValue, Value};
 use crate::error::{SdkError, SdkResult};
 use crate::export::console::ConsoleWriter;
 use crate::metrics::data::{Exemplar, MetricData, Number, NumberDataPoint, ResourceMetrics};
@@ -131,12 +131,12 @@ fn value_json(v: &Value) -> Json {
         Value::I64(i) => json!(i),
         Value::F64(f) => json!(f),
         Value::String(s) => json!(s.as_str()),
-        Value::Array(Array::Bool(a)) => json!(a),
-        Value::Array(Array::I64(a)) => json!(a),
-        Value::Array(Array::F64(a)) => json!(a),
-        Value::Array(Array::String(a)) => {
-            Json::Array(a.iter().map(|s| json!(s.as_str())).collect())
-        }
+        Value::Array(a) => match a.as_slice() {
+            ArraySlice::Bool(a) => json!(a),
+            ArraySlice::I64(a) => json!(a),
+            ArraySlice::F64(a) => json!(a),
+            ArraySlice::String(a) => Json::Array(a.iter().map(|s| json!(s.as_str())).collect()),
+        },
     }
 }
 

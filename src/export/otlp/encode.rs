@@ -1,7 +1,7 @@
 //! The SDK's data model turned into the generated OTLP protobuf types. The common parts
 //! (attributes, values, resource, scope) are shared with the metrics and logs encoders.
 
-use crate::attributes::{Array, KeyValue, Value};
+use crate::attributes::{ArraySlice, KeyValue, Value};
 use crate::proto::collector::trace::v1::ExportTraceServiceRequest;
 use crate::proto::common::v1 as pc;
 use crate::proto::resource::v1 as pr;
@@ -24,11 +24,11 @@ pub(crate) fn any_value(v: &Value) -> pc::AnyValue {
         Value::F64(f) => V::DoubleValue(*f),
         Value::String(s) => V::StringValue(s.as_str().to_owned()),
         Value::Array(a) => V::ArrayValue(pc::ArrayValue {
-            values: match a {
-                Array::Bool(x) => x.iter().map(|b| wrap(V::BoolValue(*b))).collect(),
-                Array::I64(x) => x.iter().map(|i| wrap(V::IntValue(*i))).collect(),
-                Array::F64(x) => x.iter().map(|f| wrap(V::DoubleValue(*f))).collect(),
-                Array::String(x) => x
+            values: match a.as_slice() {
+                ArraySlice::Bool(x) => x.iter().map(|b| wrap(V::BoolValue(*b))).collect(),
+                ArraySlice::I64(x) => x.iter().map(|i| wrap(V::IntValue(*i))).collect(),
+                ArraySlice::F64(x) => x.iter().map(|f| wrap(V::DoubleValue(*f))).collect(),
+                ArraySlice::String(x) => x
                     .iter()
                     .map(|s| wrap(V::StringValue(s.as_str().to_owned())))
                     .collect(),

@@ -9,7 +9,7 @@
 
 use prost::encoding::encoded_len_varint;
 
-use crate::attributes::{Array, KeyValue, Value};
+use crate::attributes::{Array, ArraySlice, KeyValue, Value};
 use crate::resource::Resource;
 use crate::scope::InstrumentationScope;
 use crate::trace::{Event, Link, SpanContext, SpanData};
@@ -166,29 +166,29 @@ fn put_any_value(buf: &mut Vec<u8>, v: &Value) {
 /// The elements of an `ArrayValue { repeated AnyValue values = 1; }`, each a nested
 /// `AnyValue` whose length is known up front.
 fn put_array(buf: &mut Vec<u8>, a: &Array) {
-    match a {
-        Array::Bool(v) => {
+    match a.as_slice() {
+        ArraySlice::Bool(v) => {
             for b in v {
                 put_len(buf, 1, 2);
                 put_key(buf, 2, VARINT);
                 buf.push(u8::from(*b));
             }
         }
-        Array::I64(v) => {
+        ArraySlice::I64(v) => {
             for i in v {
                 put_len(buf, 1, 1 + encoded_len_varint(*i as u64));
                 put_key(buf, 3, VARINT);
                 encode_varint(*i as u64, buf);
             }
         }
-        Array::F64(v) => {
+        ArraySlice::F64(v) => {
             for f in v {
                 put_len(buf, 1, 9);
                 put_key(buf, 4, FIXED64);
                 buf.extend_from_slice(&f.to_le_bytes());
             }
         }
-        Array::String(v) => {
+        ArraySlice::String(v) => {
             for s in v {
                 put_len(buf, 1, 1 + encoded_len_varint(s.len() as u64) + s.len());
                 put_bytes(buf, 1, s.as_bytes());
@@ -398,11 +398,11 @@ mod tests {
             Value::F64(f) => PV::DoubleValue(*f),
             Value::String(s) => PV::StringValue(s.to_string()),
             Value::Array(a) => {
-                let vals: Vec<Value> = match a {
-                    Array::Bool(v) => v.iter().map(|x| Value::Bool(*x)).collect(),
-                    Array::I64(v) => v.iter().map(|x| Value::I64(*x)).collect(),
-                    Array::F64(v) => v.iter().map(|x| Value::F64(*x)).collect(),
-                    Array::String(v) => v.iter().map(|x| Value::String(x.clone())).collect(),
+                let vals: Vec<Value> = match a.as_slice() {
+                    ArraySlice::Bool(v) => v.iter().map(|x| Value::Bool(*x)).collect(),
+                    ArraySlice::I64(v) => v.iter().map(|x| Value::I64(*x)).collect(),
+                    ArraySlice::F64(v) => v.iter().map(|x| Value::F64(*x)).collect(),
+                    ArraySlice::String(v) => v.iter().map(|x| Value::String(x.clone())).collect(),
                 };
                 PV::ArrayValue(crate::proto::common::v1::ArrayValue {
                     values: vals

@@ -2,7 +2,7 @@
 //! bytes per string, equality that ignores order, and the canonical (sorted, de-duplicated,
 //! filtered) form a series is keyed by.
 
-use crate::attributes::{Array, Key, KeyValue, Value};
+use crate::attributes::{Array, ArraySlice, Key, KeyValue, Value};
 
 const K1: u64 = 0x9E37_79B9_7F4A_7C15;
 const K2: u64 = 0xC2B2_AE3D_27D4_EB4F;
@@ -64,11 +64,11 @@ fn hash_value(v: &Value) -> u64 {
 #[cold]
 fn hash_array(a: &Array) -> u64 {
     let mut h = mix(5, a.len() as u64);
-    match a {
-        Array::Bool(v) => v.iter().for_each(|x| h = mix(h, u64::from(*x))),
-        Array::I64(v) => v.iter().for_each(|x| h = mix(h, *x as u64)),
-        Array::F64(v) => v.iter().for_each(|x| h = mix(h, x.to_bits())),
-        Array::String(v) => v.iter().for_each(|x| h = mix(h, hash_str(x))),
+    match a.as_slice() {
+        ArraySlice::Bool(v) => v.iter().for_each(|x| h = mix(h, u64::from(*x))),
+        ArraySlice::I64(v) => v.iter().for_each(|x| h = mix(h, *x as u64)),
+        ArraySlice::F64(v) => v.iter().for_each(|x| h = mix(h, x.to_bits())),
+        ArraySlice::String(v) => v.iter().for_each(|x| h = mix(h, hash_str(x))),
     }
     h
 }
@@ -110,8 +110,8 @@ pub(crate) fn value_eq(a: &Value, b: &Value) -> bool {
 
 #[cold]
 fn array_eq(a: &Array, b: &Array) -> bool {
-    match (a, b) {
-        (Array::F64(x), Array::F64(y)) => {
+    match (a.as_slice(), b.as_slice()) {
+        (ArraySlice::F64(x), ArraySlice::F64(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| f64_eq(*p, *q))
         }
         _ => a == b,

@@ -133,26 +133,23 @@ impl fmt::Debug for Array {
     }
 }
 
-impl From<Vec<bool>> for Array {
-    fn from(v: Vec<bool>) -> Self {
-        Array(Repr::Bool(v))
-    }
+macro_rules! from_vec {
+    ($($t:ty => $variant:ident),* $(,)?) => {
+        $(impl From<Vec<$t>> for Array {
+            fn from(v: Vec<$t>) -> Self {
+                Array(Repr::$variant(v))
+            }
+        })*
+    };
 }
-impl From<Vec<i64>> for Array {
-    fn from(v: Vec<i64>) -> Self {
-        Array(Repr::I64(v))
-    }
+
+from_vec! {
+    bool => Bool,
+    i64 => I64,
+    f64 => F64,
+    StringValue => String,
 }
-impl From<Vec<f64>> for Array {
-    fn from(v: Vec<f64>) -> Self {
-        Array(Repr::F64(v))
-    }
-}
-impl From<Vec<StringValue>> for Array {
-    fn from(v: Vec<StringValue>) -> Self {
-        Array(Repr::String(v))
-    }
-}
+
 impl From<Vec<&'static str>> for Array {
     fn from(v: Vec<&'static str>) -> Self {
         Array(Repr::String(v.into_iter().map(Into::into).collect()))
@@ -179,33 +176,26 @@ fn inline<T: Copy + Default, const N: usize, const CAP: usize>(
     Some((N as u8, items))
 }
 
-impl<const N: usize> From<[i64; N]> for Array {
-    #[inline]
-    fn from(v: [i64; N]) -> Self {
-        match inline(v) {
-            Some((len, items)) => Array(Repr::InlineI64 { len, items }),
-            None => Array(Repr::I64(v.to_vec())),
-        }
-    }
+macro_rules! from_array {
+    ($($t:ty => $inline:ident, $heap:ident),* $(,)?) => {
+        $(impl<const N: usize> From<[$t; N]> for Array {
+            #[inline]
+            fn from(v: [$t; N]) -> Self {
+                match inline(v) {
+                    Some((len, items)) => Array(Repr::$inline { len, items }),
+                    None => Array(Repr::$heap(v.to_vec())),
+                }
+            }
+        })*
+    };
 }
-impl<const N: usize> From<[f64; N]> for Array {
-    #[inline]
-    fn from(v: [f64; N]) -> Self {
-        match inline(v) {
-            Some((len, items)) => Array(Repr::InlineF64 { len, items }),
-            None => Array(Repr::F64(v.to_vec())),
-        }
-    }
+
+from_array! {
+    i64 => InlineI64, I64,
+    f64 => InlineF64, F64,
+    bool => InlineBool, Bool,
 }
-impl<const N: usize> From<[bool; N]> for Array {
-    #[inline]
-    fn from(v: [bool; N]) -> Self {
-        match inline(v) {
-            Some((len, items)) => Array(Repr::InlineBool { len, items }),
-            None => Array(Repr::Bool(v.to_vec())),
-        }
-    }
-}
+
 impl<const N: usize> From<[&'static str; N]> for Array {
     fn from(v: [&'static str; N]) -> Self {
         Array(Repr::String(v.iter().map(|s| (*s).into()).collect()))

@@ -467,6 +467,11 @@ mod tests {
             s.set_attribute("ai", vec![0i64, 1, -1, i64::MAX]);
             s.set_attribute("af", vec![1.5f64]);
             s.set_attribute("as", vec!["x", ""]);
+            // Stored inline (small arrays built from Rust arrays).
+            s.set_attribute("ab3", [true, false, true]);
+            s.set_attribute("ai3", [i64::MIN, 0, 7]);
+            s.set_attribute("af2", [-0.5f64, 1e300]);
+            s.set_attribute("ai0", [0i64; 0]);
             s.add_event("ev", [KeyValue::new("e", 1)]);
             s.add_link(remote.clone(), [KeyValue::new("l", "x")]);
             s.set_status(Status::error("bad"));
@@ -538,6 +543,24 @@ mod tests {
         let first = &rs.scope_spans[0].spans[0];
         assert_eq!(first.flags, 0x301, "sampled, parent remote");
         assert_eq!(first.trace_state, "k=v");
+        // Inline arrays carry exactly their elements (the checks above compare with the
+        // records, read through the same accessor).
+        let ints = |key: &str| -> Vec<i64> {
+            let kv = first.attributes.iter().find(|kv| kv.key == key).unwrap();
+            match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(PV::ArrayValue(a)) => a
+                    .values
+                    .iter()
+                    .map(|v| match v.value {
+                        Some(PV::IntValue(i)) => i,
+                        ref other => panic!("{other:?}"),
+                    })
+                    .collect(),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(ints("ai3"), [i64::MIN, 0, 7]);
+        assert_eq!(ints("ai0"), Vec::<i64>::new());
     }
 
     #[test]

@@ -272,6 +272,12 @@ fn http_gzip_and_custom_headers_reach_the_collector() {
         got[0].header("content-type"),
         Some("application/x-protobuf")
     );
+    // The exporter, its language and its version (the OTLP exporter specification).
+    let ua = got[0].header("user-agent").unwrap_or_default();
+    assert!(
+        ua.starts_with("OTel-OTLP-Exporter-Rust-otlp-sdk/0."),
+        "{ua}"
+    );
     assert_eq!(span_count(&[decode_http(&got[0])]), 4);
     // Secrets never show in Debug output.
     assert!(!format!("{exp:?}").contains("s3cret"));
@@ -403,6 +409,13 @@ fn grpc_gzip_and_metadata_reach_the_collector() {
     assert_eq!(
         md.get("grpc-encoding").and_then(|v| v.to_str().ok()),
         Some("gzip")
+    );
+    // The exporter, its language and its version (tonic appends its own).
+    let ua = md.get("user-agent").and_then(|v| v.to_str().ok());
+    assert!(
+        ua.unwrap_or_default()
+            .starts_with("OTel-OTLP-Exporter-Rust-otlp-sdk/0."),
+        "{ua:?}"
     );
     let span = &reqs[0].resource_spans[0].scope_spans[0].spans[0];
     assert_eq!(span.trace_id, spans[0].span_context.trace_id().to_bytes());

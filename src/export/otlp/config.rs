@@ -100,11 +100,11 @@ impl Protocol {
         !matches!(self, Protocol::Grpc)
     }
 
+    /// Whether this build has the protocol's exporter (its cargo feature).
     fn supported(self) -> bool {
-        match self {
-            Protocol::Grpc => cfg!(feature = "grpc"),
-            _ => cfg!(feature = "http"),
-        }
+        const GRPC: bool = cfg!(feature = "grpc");
+        const HTTP: bool = cfg!(feature = "http");
+        (self.is_http() && HTTP) || (!self.is_http() && GRPC)
     }
 }
 

@@ -31,6 +31,7 @@ impl HttpSender {
             )
         };
         let mut builder = reqwest::Client::builder()
+            .user_agent(super::USER_AGENT)
             .use_rustls_tls()
             .connect_timeout(config.timeout.min(Duration::from_secs(5)))
             .tcp_nodelay(true);

@@ -107,6 +107,14 @@ use std::time::Duration;
 use crate::error::ConfigError;
 use config::Options;
 
+/// The `User-Agent` the exporters send, naming the exporter, its language and its version, as
+/// the OTLP exporter specification asks.
+#[cfg(any(feature = "grpc", feature = "http"))]
+const USER_AGENT: &str = concat!(
+    "OTel-OTLP-Exporter-Rust-otlp-sdk/",
+    env!("CARGO_PKG_VERSION")
+);
+
 /// Builds an OTLP exporter `E` (for example [`OtlpSpanExporter::builder`]). Values given here
 /// win over the environment variables.
 pub struct OtlpExporterBuilder<E> {

@@ -338,11 +338,11 @@ impl OtlpClient {
             self.stats.0.failed_requests.fetch_add(1, Ordering::Relaxed);
             e
         };
-        // gRPC compresses inside tonic (per message); HTTP compresses the whole body here,
-        // and the uncompressed buffer can be reused at once. Only buffers of protobuf
-        // encodings go back to the pool: they are the ones taken from it.
+        // The body is compressed here (for gRPC, the one message it carries), and the
+        // uncompressed buffer can be reused at once. Only buffers of protobuf encodings go
+        // back to the pool: they are the ones taken from it.
         let mut reuse = self.protocol != Protocol::HttpJson;
-        if self.protocol.is_http() && self.compression == Compression::Gzip {
+        if self.compression == Compression::Gzip {
             let compressed = gzip(&body).map_err(fail)?;
             let plain = std::mem::replace(&mut body, compressed);
             if reuse {

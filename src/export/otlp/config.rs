@@ -104,7 +104,11 @@ impl Protocol {
     fn supported(self) -> bool {
         const GRPC: bool = cfg!(feature = "grpc");
         const HTTP: bool = cfg!(feature = "http");
-        (self.is_http() && HTTP) || (!self.is_http() && GRPC)
+        if self.is_http() {
+            HTTP
+        } else {
+            GRPC
+        }
     }
 }
 

@@ -498,7 +498,7 @@ impl Drop for OtlpClient {
     }
 }
 
-fn gzip(body: &[u8]) -> Result<Vec<u8>, SdkError> {
+pub(super) fn gzip(body: &[u8]) -> Result<Vec<u8>, SdkError> {
     let mut enc = flate2::write::GzEncoder::new(
         Vec::with_capacity(body.len() / 4 + 64),
         flate2::Compression::fast(),

@@ -69,6 +69,20 @@ pub(super) struct RingMeta {
 pub(super) struct RingReader<T> {
     pub(super) consumer: Consumer<T>,
     pub(super) meta: Arc<RingMeta>,
+    /// Items the export thread has taken out of this ring.
+    pub(super) taken: u64,
+    /// Items pushed as of the last [`RingReader::pushed_since_last_look`].
+    seen: u64,
+}
+
+impl<T> RingReader<T> {
+    /// Whether the producer pushed anything since the previous call.
+    pub(super) fn pushed_since_last_look(&mut self) -> bool {
+        let pushed = self.taken + self.consumer.slots() as u64;
+        let moved = pushed != self.seen;
+        self.seen = pushed;
+        moved
+    }
 }
 
 /// The shared bound on items waiting in a pipeline's rings.
@@ -306,6 +320,8 @@ pub(super) fn new_ring<T>(capacity: usize) -> (Producer<T>, Arc<RingMeta>, RingR
     let reader = RingReader {
         consumer,
         meta: Arc::clone(&meta),
+        taken: 0,
+        seen: 0,
     };
     (producer, meta, reader)
 }
@@ -362,6 +378,26 @@ mod tests {
         drop(readers);
         let _ = rings.push(3, &budget, 1, |c| reg.register(c), || false);
         assert_eq!(rings.rings.len(), 2);
+    }
+
+    #[test]
+    fn a_reader_sees_whether_its_producer_pushed_since_it_last_looked() {
+        let (mut producer, _, mut reader) = new_ring::<u32>(8);
+        assert!(!reader.pushed_since_last_look(), "nothing pushed yet");
+        producer.push(1).unwrap();
+        producer.push(2).unwrap();
+        assert!(reader.pushed_since_last_look());
+        assert!(
+            !reader.pushed_since_last_look(),
+            "no push since the last look"
+        );
+        // Items taken out are not new pushes.
+        let chunk = reader.consumer.read_chunk(2).unwrap();
+        chunk.commit_all();
+        reader.taken += 2;
+        assert!(!reader.pushed_since_last_look());
+        producer.push(3).unwrap();
+        assert!(reader.pushed_since_last_look());
     }
 
     #[test]

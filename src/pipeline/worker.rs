@@ -46,6 +46,8 @@ pub(super) struct Worker<T, E> {
     charged: usize,
     /// How long the sleeping worker waits before it looks at `charged` again.
     held_poll: Duration,
+    /// The CPUs this process may run on.
+    cpus: usize,
 }
 
 impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
@@ -67,6 +69,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
             failure_since_flush: None,
             charged: 0,
             held_poll: HELD_POLL,
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 
@@ -147,10 +150,21 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     /// otherwise be paid once per batch. It yields its CPU every `POLLS_PER_YIELD` polls,
     /// which lets a producer sharing that CPU fill the next batch. While the worker is awake,
     /// `wake_pending` stays set, so producers send nothing.
+    ///
+    /// The worker spins only while some CPU is left to it: when as many threads as there are
+    /// CPUs fed the queue since the last batch, every CPU it spins on is one a producer wants
+    /// (the scheduler gives a spinning thread its fair share, however often it yields), so it
+    /// sleeps between batches instead and lets the producers wake it.
     fn run_busy(&mut self) {
         let batch_size = self.shared.batch_size;
         loop {
             self.export_full_batches();
+            if self.producers_fill_every_cpu() {
+                if self.sleep_unless_batch_ready() {
+                    continue;
+                }
+                return;
+            }
             let idle_since = Instant::now();
             let mut polls = 0u32;
             while self.available() < batch_size {
@@ -171,19 +185,31 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                 self.adopt();
                 self.sync_held();
                 if idle_since.elapsed() >= BUSY_POLL {
-                    // About to block: let producers wake us again, then re-check so that a
-                    // batch completed in between is not left waiting for the timer.
-                    let s = &self.shared;
-                    s.wake_pending.store(false, Ordering::SeqCst);
-                    if self.available() >= batch_size
-                        && !self.shared.wake_pending.swap(true, Ordering::SeqCst)
-                    {
+                    if self.sleep_unless_batch_ready() {
                         break;
                     }
                     return;
                 }
             }
         }
+    }
+
+    /// About to block: lets producers wake this thread again, then looks once more, so that a
+    /// batch completed in between is not left waiting for the timer. `true` when such a batch
+    /// is there (and the worker stays awake).
+    fn sleep_unless_batch_ready(&self) -> bool {
+        let s = &self.shared;
+        s.wake_pending.store(false, Ordering::SeqCst);
+        self.available() >= s.batch_size && !s.wake_pending.swap(true, Ordering::SeqCst)
+    }
+
+    /// Whether at least as many threads as there are CPUs pushed items since the last look.
+    fn producers_fill_every_cpu(&mut self) -> bool {
+        let mut active = 0;
+        for r in &mut self.rings {
+            active += usize::from(r.pushed_since_last_look());
+        }
+        active >= self.cpus
     }
 
     /// Tells producers which CPU this thread runs on, and lets this thread run anywhere
@@ -303,6 +329,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
             if take > 0 {
                 if let Ok(chunk) = r.consumer.read_chunk(take) {
                     self.batch.extend(chunk);
+                    r.taken += take as u64;
                     self.shared.budget.release(take);
                 }
             }

@@ -3,8 +3,8 @@
 # target/) and runs every test: formatting, clippy, rustdoc (broken links), the full suite
 # with all features (the end-to-end tests against the real collector included), the suite
 # without default features (console + in-memory only), and a time-boxed fuzzing run of the
-# header parsers, and Miri over the unsafe code (span_rc, attributes, slot, Span::end) and
-# the trace API built on it.
+# header parsers, and Miri over the unsafe code (span_rc, attributes, slot, Span::end, the
+# span record pool) and the trace API built on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,7 +42,8 @@ cargo test --workspace --all-features
 cargo test --no-default-features --lib --tests
 
 # Miri (undefined behaviour, data races, leaks) over the unsafe code: the reference count behind
-# current spans, the in-place attribute and event writes and `Span::end` (their unit tests),
+# current spans, the in-place attribute and event writes, `Span::end` and the reuse of span
+# records, which forgets attributes that own nothing instead of dropping them (their unit tests),
 # then the whole trace API suite, which starts, nests, shares and ends spans across threads. Isolation off: the resource reads the executable's name.
 # (An installed nightly is kept as it is: `rustup toolchain install` would update it.)
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
@@ -50,6 +51,6 @@ if ! rustup run nightly rustc --version >/dev/null 2>&1; then
 fi
 rustup component add --toolchain nightly miri rust-src
 miri_env=(MIRIFLAGS="-Zmiri-disable-isolation" CARGO_TARGET_DIR="$PWD/target/miri")
-env "${miri_env[@]}" cargo +nightly miri test --no-default-features --lib -- trace::span attributes:: slot::
+env "${miri_env[@]}" cargo +nightly miri test --no-default-features --lib -- trace::span trace::pool attributes:: slot::
 env "${miri_env[@]}" cargo +nightly miri test --no-default-features --test trace_api
 

@@ -49,6 +49,13 @@ impl StringValue {
         }
     }
 
+    /// Whether dropping it has work to do: a shared string releases its reference count,
+    /// a static one nothing.
+    #[inline]
+    pub(crate) fn needs_drop(&self) -> bool {
+        matches!(self.0, Repr::Shared(_))
+    }
+
     /// Truncates to at most `max_chars` characters (Unicode scalar values), as attribute
     /// length limits require. Returns `true` when something was cut.
     pub(crate) fn truncate_chars(&mut self, max_chars: usize) -> bool {
@@ -191,6 +198,16 @@ impl Value {
         }
     }
 
+    /// Whether dropping it has work to do (a shared string, or an array in a `Vec`).
+    #[inline]
+    pub(crate) fn needs_drop(&self) -> bool {
+        match self {
+            Value::Bool(_) | Value::I64(_) | Value::F64(_) => false,
+            Value::String(s) => s.needs_drop(),
+            Value::Array(a) => a.needs_drop(),
+        }
+    }
+
     /// Applies an attribute value length limit: strings, and each string of a string array,
     /// are cut to `max` characters. Returns `true` if anything was cut.
     pub(crate) fn truncate(&mut self, max: usize) -> bool {
@@ -298,6 +315,12 @@ pub struct KeyValue {
 }
 
 impl KeyValue {
+    /// Whether dropping the pair has work to do (see [`Value::needs_drop`]).
+    #[inline]
+    pub(crate) fn needs_drop(&self) -> bool {
+        self.key.needs_drop() || self.value.needs_drop()
+    }
+
     /// A new pair; both sides accept anything convertible (`&'static str`, `String`, numbers,
     /// `Vec`s and arrays of them).
     #[inline]
@@ -322,12 +345,30 @@ pub(crate) struct AttributeLimits {
     pub(crate) max_value_len: Option<usize>,
 }
 
+/// What [`upsert_with`] did with a pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Upsert {
+    /// Refused: the collection is full or the key is empty.
+    Refused,
+    /// Stored, as a new attribute or replacing the value of an existing key; `owns` when
+    /// dropping the pair has work to do (see [`KeyValue::needs_drop`]).
+    Stored { owns: bool },
+}
+
+impl Upsert {
+    /// Whether the pair was stored.
+    #[inline]
+    pub(crate) fn stored(self) -> bool {
+        self != Upsert::Refused
+    }
+}
+
 /// Inserts or replaces `kv` in `attrs` under `limits`. Returns `false` when the attribute
 /// was dropped because the collection is full or the key is empty (a replacement of an
 /// existing key is never dropped, as the specification requires).
 #[inline(always)]
 pub(crate) fn upsert(attrs: &mut Vec<KeyValue>, kv: KeyValue, limits: AttributeLimits) -> bool {
-    upsert_with(attrs, kv.key, kv.value, limits)
+    upsert_with(attrs, kv.key, kv.value, limits).stored()
 }
 
 /// Like [`upsert`], taking anything convertible to a key and a value. The pair is
@@ -342,7 +383,7 @@ pub(crate) fn upsert_with(
     key: impl Into<Key>,
     value: impl Into<Value>,
     limits: AttributeLimits,
-) -> bool {
+) -> Upsert {
     if attrs.len() == attrs.capacity() {
         attrs.reserve(1);
     }
@@ -364,24 +405,27 @@ pub(crate) fn upsert_with(
         if new.key.is_empty() {
             // The specification requires non-empty keys.
             std::ptr::drop_in_place(slot);
-            return false;
+            return Upsert::Refused;
         }
         if let Some(max) = limits.max_value_len {
             new.value.truncate(max);
         }
+        // Read back from what was just written, where the compiler usually knows the
+        // variants (a static key, a number): then this costs nothing.
+        let owns = new.needs_drop();
         let existing = std::slice::from_raw_parts_mut(base, len);
         if let Some(e) = existing.iter_mut().find(|e| e.key == new.key) {
             e.value = std::ptr::read(&new.value);
             std::ptr::drop_in_place(&mut new.key);
-            return true;
+            return Upsert::Stored { owns };
         }
         if len >= limits.max_count {
             std::ptr::drop_in_place(slot);
-            return false;
+            return Upsert::Refused;
         }
         attrs.set_len(len + 1);
+        Upsert::Stored { owns }
     }
-    true
 }
 
 /// Builds a de-duplicated (last value wins) attribute list under `limits`; returns the list
@@ -449,42 +493,29 @@ mod tests {
             max_count: 3,
             max_value_len: Some(4),
         };
+        let owning = Upsert::Stored { owns: true };
         // Shared keys and heap values, so that every path that drops a pair frees
         // something (Miri reports a leak or a double free otherwise).
         let mut attrs = Vec::new();
-        assert!(upsert_with(
-            &mut attrs,
-            String::from("a"),
-            "abcdef".to_string(),
-            lim
-        ));
-        assert!(upsert_with(
-            &mut attrs,
-            String::from("b"),
-            vec![1i64, 2],
-            lim
-        ));
-        assert!(!upsert_with(
-            &mut attrs,
-            String::new(),
-            "x".to_string(),
-            lim
-        ));
-        assert!(upsert_with(
-            &mut attrs,
-            String::from("a"),
-            vec!["q"; 3],
-            lim
-        ));
-        assert!(upsert_with(&mut attrs, "c", 3i64, lim));
-        assert!(!upsert_with(&mut attrs, String::from("d"), vec![true], lim));
+        let r = upsert_with(&mut attrs, String::from("a"), "abcdef".to_string(), lim);
+        assert_eq!(r, owning);
+        let r = upsert_with(&mut attrs, String::from("b"), vec![1i64, 2], lim);
+        assert_eq!(r, owning);
+        let r = upsert_with(&mut attrs, String::new(), "x".to_string(), lim);
+        assert_eq!(r, Upsert::Refused);
+        let r = upsert_with(&mut attrs, String::from("a"), vec!["q"; 3], lim);
+        assert_eq!(r, owning);
+        let r = upsert_with(&mut attrs, "c", 3i64, lim);
+        assert_eq!(
+            r,
+            Upsert::Stored { owns: false },
+            "a static key and a number"
+        );
+        let r = upsert_with(&mut attrs, String::from("d"), vec![true], lim);
+        assert_eq!(r, Upsert::Refused);
         // A replacement is never refused, even when the list is full.
-        assert!(upsert_with(
-            &mut attrs,
-            String::from("c"),
-            "longer".to_string(),
-            lim
-        ));
+        let r = upsert_with(&mut attrs, String::from("c"), "longer".to_string(), lim);
+        assert_eq!(r, owning);
         assert_eq!(
             attrs,
             vec![
@@ -496,9 +527,33 @@ mod tests {
         // From a full vector: the slot is reserved first.
         let mut attrs = Vec::with_capacity(1);
         for i in 0..5i64 {
-            assert_eq!(upsert_with(&mut attrs, format!("k{i}"), i, lim), i < 3);
+            let r = upsert_with(&mut attrs, format!("k{i}"), i, lim);
+            assert_eq!(r.stored(), i < 3);
         }
         assert_eq!(attrs.len(), 3);
+    }
+
+    #[test]
+    fn what_needs_dropping() {
+        use std::sync::Arc;
+        let shared: Arc<str> = Arc::from("s");
+        let owns = |k: Key, v: Value| KeyValue { key: k, value: v }.needs_drop();
+        assert!(!owns("k".into(), 1i64.into()));
+        assert!(!owns("k".into(), 0.5.into()));
+        assert!(!owns("k".into(), true.into()));
+        assert!(!owns("k".into(), "static".into()));
+        assert!(!owns("k".into(), [1i64, 2, 3].into()));
+        assert!(!owns("k".into(), [0.5, 1.5].into()));
+        assert!(!owns("k".into(), [true; 16].into()));
+        assert!(owns(shared.clone().into(), 1i64.into()), "a shared key");
+        assert!(owns("k".into(), shared.clone().into()), "a shared string");
+        assert!(
+            owns("k".into(), String::from("s").into()),
+            "an owned string"
+        );
+        assert!(owns("k".into(), [1i64, 2, 3, 4].into()), "a long array");
+        assert!(owns("k".into(), vec![1i64].into()), "an array from a Vec");
+        assert!(owns("k".into(), ["a"].into()), "a string array");
     }
 
     #[test]

@@ -66,6 +66,15 @@ pub enum ArraySlice<'a> {
 }
 
 impl Array {
+    /// Whether dropping it has work to do: only inline arrays own nothing.
+    #[inline]
+    pub(crate) fn needs_drop(&self) -> bool {
+        !matches!(
+            self.0,
+            Repr::InlineBool { .. } | Repr::InlineI64 { .. } | Repr::InlineF64 { .. }
+        )
+    }
+
     /// The elements.
     #[inline]
     pub fn as_slice(&self) -> ArraySlice<'_> {

@@ -43,12 +43,36 @@ pub trait SpanExporter: Send + fmt::Debug + 'static {
     }
 }
 
+/// Made only by the SDK, when it calls [`SpanProcessor::on_end_from_sdk`].
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct FromSdk(());
+
+impl FromSdk {
+    pub(crate) fn new() -> Self {
+        FromSdk(())
+    }
+}
+
 /// Hooks called when spans start and end.
 pub trait SpanProcessor: Send + Sync + fmt::Debug + 'static {
     /// A span started (it can still be modified).
     fn on_start(&self, _span: &mut SpanData, _parent: &Context) {}
+    /// Whether [`on_start`](SpanProcessor::on_start) does anything: the provider calls the
+    /// hooks only when some processor answers `true` (the default).
+    #[doc(hidden)]
+    fn has_on_start(&self) -> bool {
+        true
+    }
     /// A sampled span ended; the processor takes it.
     fn on_end(&self, span: Box<SpanData>);
+    /// [`on_end`](SpanProcessor::on_end) as the provider calls it: with a span that no other
+    /// code has had since it ended. Only the SDK can call it (nobody else can make a
+    /// [`FromSdk`]); processors that hand spans on may skip work for such spans.
+    #[doc(hidden)]
+    fn on_end_from_sdk(&self, span: Box<SpanData>, _: FromSdk) {
+        self.on_end(span)
+    }
     /// Exports everything already ended.
     fn force_flush(&self) -> SdkResult;
     /// Flushes and releases resources. Idempotent: later calls return
@@ -88,6 +112,9 @@ impl fmt::Debug for SimpleSpanProcessor {
 }
 
 impl SpanProcessor for SimpleSpanProcessor {
+    fn has_on_start(&self) -> bool {
+        false
+    }
     fn on_end(&self, span: Box<SpanData>) {
         use std::sync::atomic::Ordering;
         if self.shut_down.load(Ordering::Acquire) {
@@ -181,8 +208,17 @@ impl fmt::Debug for BatchSpanProcessor {
 }
 
 impl SpanProcessor for BatchSpanProcessor {
+    fn has_on_start(&self) -> bool {
+        false
+    }
     #[inline]
-    fn on_end(&self, span: Box<SpanData>) {
+    fn on_end(&self, mut span: Box<SpanData>) {
+        // Called by other code, which may have changed the record.
+        crate::trace::pool::Reuse::scan(&mut span);
+        self.pipeline.push(span);
+    }
+    #[inline]
+    fn on_end_from_sdk(&self, span: Box<SpanData>, _: FromSdk) {
         self.pipeline.push(span);
     }
     fn force_flush(&self) -> SdkResult {

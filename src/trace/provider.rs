@@ -13,7 +13,7 @@ use crate::scope::InstrumentationScope;
 use crate::trace::id_generator::IdGenerator;
 use crate::trace::limits::SpanLimits;
 use crate::trace::processor::{
-    BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanProcessor,
+    BatchSpanProcessor, FromSdk, SimpleSpanProcessor, SpanExporter, SpanProcessor,
 };
 use crate::trace::sampler::Sampler;
 use crate::trace::span_data::SpanData;
@@ -126,6 +126,8 @@ impl fmt::Debug for Owner {
 pub(crate) struct ProviderInner {
     pub(crate) resource: Resource,
     processors: Vec<Box<dyn SpanProcessor>>,
+    /// Whether any processor has an `on_start` hook.
+    start_hooks: bool,
     pub(crate) sampler: Sampler,
     pub(crate) id_generator: Option<Arc<dyn IdGenerator>>,
     pub(crate) limits: SpanLimits,
@@ -147,12 +149,12 @@ impl ProviderInner {
         }
         match self.processors.as_slice() {
             [] => {}
-            [one] => one.on_end(span),
+            [one] => one.on_end_from_sdk(span, FromSdk::new()),
             [rest @ .., last] => {
                 for p in rest {
-                    p.on_end(span.clone());
+                    p.on_end_from_sdk(span.clone(), FromSdk::new());
                 }
-                last.on_end(span);
+                last.on_end_from_sdk(span, FromSdk::new());
             }
         }
     }
@@ -161,10 +163,17 @@ impl ProviderInner {
         !self.processors.is_empty()
     }
 
-    pub(crate) fn on_start(&self, span: &mut SpanData, parent: &crate::context::Context) {
+    /// Calls the processors' `on_start` hooks; `false` when none has one (the span was not
+    /// lent to any other code).
+    #[inline]
+    pub(crate) fn on_start(&self, span: &mut SpanData, parent: &crate::context::Context) -> bool {
+        if !self.start_hooks {
+            return false;
+        }
         for p in &self.processors {
             p.on_start(span, parent);
         }
+        true
     }
 
     pub(crate) fn is_shut_down(&self) -> bool {
@@ -312,10 +321,12 @@ impl TracerProviderBuilder {
         for p in &mut processors {
             p.set_resource(&resource);
         }
+        let start_hooks = processors.iter().any(|p| p.has_on_start());
         TracerProvider {
             inner: ProviderHandle::new(ProviderInner {
                 resource,
                 processors,
+                start_hooks,
                 sampler,
                 id_generator: self.id_generator,
                 limits: self.limits.unwrap_or_else(SpanLimits::from_env),

@@ -185,6 +185,7 @@ impl Span {
                     event.dropped_attributes_count += 1;
                 }
             }
+            l.data.reuse.event_stored(event);
         }
     }
 

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::attributes::{upsert, upsert_with, AttributeLimits, Key, KeyValue, StringValue, Value};
+use crate::attributes::{upsert_with, AttributeLimits, Key, KeyValue, StringValue, Upsert, Value};
 use crate::scope::InstrumentationScope;
 use crate::trace::id::{SpanContext, SpanId};
 
@@ -95,6 +95,15 @@ pub struct Event {
     pub dropped_attributes_count: u32,
 }
 
+impl Event {
+    /// Whether dropping it has work to do: a shared name, or an attribute vector with a
+    /// buffer.
+    #[inline]
+    pub(crate) fn needs_drop(&self) -> bool {
+        self.name.needs_drop() || self.attributes.capacity() != 0
+    }
+}
+
 /// A link from a span to another span (of this trace or another one).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Link {
@@ -153,6 +162,8 @@ pub struct SpanData {
     pub scope: InstrumentationScope,
     /// The provider that created the span (not part of the span's data).
     pub(crate) owner: crate::trace::provider::Owner,
+    /// What recycling the record may skip (not part of the span's data).
+    pub(crate) reuse: crate::trace::pool::Reuse,
 }
 
 impl SpanData {
@@ -165,16 +176,22 @@ impl SpanData {
         value: impl Into<Value>,
         limits: AttributeLimits,
     ) {
-        if !upsert_with(&mut self.attributes, key, value, limits) {
-            self.dropped_attributes_count += 1;
-        }
+        let upserted = upsert_with(&mut self.attributes, key, value, limits);
+        self.note_upsert(upserted);
     }
 
     /// Sets `kv` under `limits`, like [`SpanData::set_attribute`].
     #[inline]
     pub(crate) fn upsert_attribute(&mut self, kv: KeyValue, limits: AttributeLimits) {
-        if !upsert(&mut self.attributes, kv, limits) {
-            self.dropped_attributes_count += 1;
+        let upserted = upsert_with(&mut self.attributes, kv.key, kv.value, limits);
+        self.note_upsert(upserted);
+    }
+
+    #[inline(always)]
+    fn note_upsert(&mut self, upserted: Upsert) {
+        match upserted {
+            Upsert::Refused => self.dropped_attributes_count += 1,
+            Upsert::Stored { owns } => self.reuse.attribute_stored(owns),
         }
     }
 }

@@ -217,7 +217,10 @@ impl Tracer {
                 });
             }
         }
-        self.provider.on_start(&mut data, parent_cx);
+        if self.provider.on_start(&mut data, parent_cx) {
+            // Processors may have changed anything.
+            crate::trace::pool::Reuse::scan(&mut data);
+        }
         Ok(data)
     }
 }

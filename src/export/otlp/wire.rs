@@ -744,6 +744,7 @@ mod tests {
                         status,
                         scope: scopes[i].clone(),
                         owner: Default::default(),
+                        reuse: Default::default(),
                     }
                 })
         }

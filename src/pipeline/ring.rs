@@ -20,6 +20,7 @@
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rtrb::{Consumer, Producer, PushError, RingBuffer};
 
@@ -71,17 +72,22 @@ pub(super) struct RingReader<T> {
     pub(super) meta: Arc<RingMeta>,
     /// Items the export thread has taken out of this ring.
     pub(super) taken: u64,
-    /// Items pushed as of the last [`RingReader::pushed_since_last_look`].
+    /// Items pushed as of the last [`RingReader::pushed_within`], and when that count was
+    /// first seen.
     seen: u64,
+    seen_at: Option<Instant>,
 }
 
 impl<T> RingReader<T> {
-    /// Whether the producer pushed anything since the previous call.
-    pub(super) fn pushed_since_last_look(&mut self) -> bool {
+    /// Whether the producer pushed anything in the `window` before `now` (as far as calls
+    /// to this, at `now`, can tell).
+    pub(super) fn pushed_within(&mut self, window: Duration, now: Instant) -> bool {
         let pushed = self.taken + self.consumer.slots() as u64;
-        let moved = pushed != self.seen;
-        self.seen = pushed;
-        moved
+        if pushed != self.seen || self.seen_at.is_none() {
+            self.seen = pushed;
+            self.seen_at = Some(now);
+        }
+        self.seen != 0 && self.seen_at.is_some_and(|t| now.duration_since(t) < window)
     }
 }
 
@@ -322,6 +328,7 @@ pub(super) fn new_ring<T>(capacity: usize) -> (Producer<T>, Arc<RingMeta>, RingR
         meta: Arc::clone(&meta),
         taken: 0,
         seen: 0,
+        seen_at: None,
     };
     (producer, meta, reader)
 }
@@ -381,23 +388,24 @@ mod tests {
     }
 
     #[test]
-    fn a_reader_sees_whether_its_producer_pushed_since_it_last_looked() {
+    fn a_reader_sees_whether_its_producer_pushed_lately() {
         let (mut producer, _, mut reader) = new_ring::<u32>(8);
-        assert!(!reader.pushed_since_last_look(), "nothing pushed yet");
+        let window = Duration::from_millis(10);
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        assert!(!reader.pushed_within(window, at(0)), "nothing pushed yet");
         producer.push(1).unwrap();
         producer.push(2).unwrap();
-        assert!(reader.pushed_since_last_look());
-        assert!(
-            !reader.pushed_since_last_look(),
-            "no push since the last look"
-        );
+        assert!(reader.pushed_within(window, at(1)));
+        assert!(reader.pushed_within(window, at(5)), "within the window");
+        assert!(!reader.pushed_within(window, at(11)), "nothing since 1 ms");
         // Items taken out are not new pushes.
         let chunk = reader.consumer.read_chunk(2).unwrap();
         chunk.commit_all();
         reader.taken += 2;
-        assert!(!reader.pushed_since_last_look());
+        assert!(!reader.pushed_within(window, at(12)));
         producer.push(3).unwrap();
-        assert!(reader.pushed_since_last_look());
+        assert!(reader.pushed_within(window, at(13)));
     }
 
     #[test]

@@ -22,6 +22,11 @@ const SPINS_PER_POLL: u32 = 64;
 /// The waiting worker offers its CPU to other threads every this many polls (8-10 us).
 const POLLS_PER_YIELD: u32 = 8;
 
+/// A producing thread counts as active (for whether the worker may poll) while it pushed
+/// within this long: a few scheduler time slices, so that a producer kept off its CPU by
+/// the polling worker itself still counts.
+const ACTIVE_WINDOW: Duration = Duration::from_millis(10);
+
 /// While the exporter holds items of earlier batches, the sleeping worker looks whether it
 /// has let them go, so that their room in the queue is given back promptly: first after
 /// `HELD_POLL`, then twice as long each time nothing changed, up to `HELD_POLL_MAX` (a
@@ -152,7 +157,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     /// `wake_pending` stays set, so producers send nothing.
     ///
     /// The worker spins only while some CPU is left to it: when as many threads as there are
-    /// CPUs fed the queue since the last batch, every CPU it spins on is one a producer wants
+    /// CPUs fed the queue lately, every CPU it spins on is one a producer wants
     /// (the scheduler gives a spinning thread its fair share, however often it yields), so it
     /// sleeps between batches instead and lets the producers wake it.
     fn run_busy(&mut self) {
@@ -203,11 +208,13 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
         self.available() >= s.batch_size && !s.wake_pending.swap(true, Ordering::SeqCst)
     }
 
-    /// Whether at least as many threads as there are CPUs pushed items since the last look.
+    /// Whether at least as many threads as there are CPUs pushed items within the last
+    /// `ACTIVE_WINDOW`.
     fn producers_fill_every_cpu(&mut self) -> bool {
+        let now = Instant::now();
         let mut active = 0;
         for r in &mut self.rings {
-            active += usize::from(r.pushed_since_last_look());
+            active += usize::from(r.pushed_within(ACTIVE_WINDOW, now));
         }
         active >= self.cpus
     }

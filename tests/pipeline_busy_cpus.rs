@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cpu::{thread_named, Count};
+use cpu::{span_export_thread, Count};
 use otlp_sdk::pipeline::BatchConfig;
 use otlp_sdk::trace::{BatchSpanProcessor, Tracer, TracerProvider};
 
@@ -75,14 +75,7 @@ fn the_export_thread_polls_only_while_a_cpu_is_left_to_it() {
         .with_span_processor(processor)
         .build();
     let tracer = provider.tracer("busy-cpus");
-    let worker = (0..200)
-        .find_map(|_| {
-            thread_named("otlp-sdk-spans").or_else(|| {
-                std::thread::sleep(Duration::from_millis(5));
-                None
-            })
-        })
-        .expect("the export thread is running");
+    let worker = span_export_thread();
 
     // One producer per CPU: the export thread sleeps between batches.
     let per_thread = BATCH / cpus + 16;

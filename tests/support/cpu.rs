@@ -48,16 +48,20 @@ pub fn small_queue_provider() -> (TracerProvider, Count, libc::pid_t) {
     let provider = TracerProvider::builder()
         .with_span_processor(processor)
         .build();
-    // The export thread starts with the processor.
-    let worker = (0..200)
+    (provider, exported, span_export_thread())
+}
+
+/// The kernel id of the span export thread (of the only batch span processor alive), waiting
+/// up to a second for it to start (it starts with the processor).
+pub fn span_export_thread() -> libc::pid_t {
+    (0..200)
         .find_map(|_| {
             thread_named("otlp-sdk-spans").or_else(|| {
                 std::thread::sleep(Duration::from_millis(5));
                 None
             })
         })
-        .expect("the export thread is running");
-    (provider, exported, worker)
+        .expect("the export thread is running")
 }
 
 /// The thread id of this process's thread named `name`.

@@ -68,7 +68,8 @@ pub trait SpanProcessor: Send + Sync + fmt::Debug + 'static {
     fn on_end(&self, span: Box<SpanData>);
     /// [`on_end`](SpanProcessor::on_end) as the provider calls it: with a span that no other
     /// code has had since it ended. Only the SDK can call it (nobody else can make a
-    /// [`FromSdk`]); processors that hand spans on may skip work for such spans.
+    /// [`FromSdk`]); processors that hand spans on may skip work for such spans. A processor
+    /// that changes the span before handing it to another must pass it on with `on_end`.
     #[doc(hidden)]
     fn on_end_from_sdk(&self, span: Box<SpanData>, _: FromSdk) {
         self.on_end(span)

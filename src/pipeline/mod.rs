@@ -8,7 +8,10 @@
 //! never waits. `max_queue_size` bounds all the rings of a processor together, with the
 //! items its exporter still holds in requests not yet completed. One named background
 //! thread per processor reads every thread's ring in bulk, forms batches by size or on a
-//! timer, and hands each batch to the exporter.
+//! timer, and hands each batch to the exporter. Between batches it polls the rings for a
+//! while, sparing producers a wake-up per batch, but only while a CPU is left to it: when as
+//! many threads as there are CPUs are pushing, it sleeps until a producer's ring holds a
+//! batch.
 //!
 //! The scheduler sometimes runs the background thread on the same CPU as a producing thread
 //! (for tens of milliseconds, even with another CPU idle), where it would wait for the

@@ -29,8 +29,9 @@ pub(crate) trait BatchExport<T>: Send + 'static {
         0
     }
     fn set_resource(&mut self, _resource: &Resource) {}
-    /// Takes the exported items back (for reuse); the default drops them.
-    fn recycle(&mut self, batch: &mut Vec<T>) {
+    /// Takes the exported items back (for reuse); the default drops them. `filled_by` is the
+    /// [`pool::thread_tag`](super::pool::thread_tag) of the thread that pushed most of them.
+    fn recycle(&mut self, batch: &mut Vec<T>, _filled_by: u64) {
         batch.clear();
     }
     fn force_flush(&mut self) -> SdkResult {
@@ -242,7 +243,7 @@ impl<T: PipelineItem> BatchPipeline<T> {
     /// over.
     #[cold]
     fn register(&self, capacity: usize) -> (Producer<T>, Arc<RingMeta>) {
-        let (producer, meta, reader) = new_ring(capacity);
+        let (producer, meta, reader) = new_ring(capacity, super::pool::thread_tag());
         {
             let mut reg = self.shared.registry();
             reg.metas.push(Arc::clone(&meta));
@@ -572,6 +573,45 @@ mod tests {
         // Its id may be given to another thread once it exits.
         assert_eq!(tid(), 0);
         assert!(!p.pull_worker(0));
+    }
+
+    /// Records which thread filled each batch it is handed back.
+    #[derive(Clone, Default)]
+    struct FilledBy(Arc<Mutex<Vec<(usize, u64)>>>);
+
+    impl BatchExport<u32> for FilledBy {
+        fn export(&mut self, _: &[u32]) -> SdkResult {
+            Ok(())
+        }
+        fn recycle(&mut self, batch: &mut Vec<u32>, filled_by: u64) {
+            self.0.lock().unwrap().push((batch.len(), filled_by));
+            batch.clear();
+        }
+    }
+
+    #[test]
+    fn a_batch_goes_back_tagged_with_the_thread_that_filled_most_of_it() {
+        let seen = FilledBy::default();
+        let p = BatchPipeline::new(seen.clone(), cfg(100, 10), "test-bsp");
+        let push = |n: u32| {
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    for i in 0..n {
+                        p.push(i);
+                    }
+                    crate::pipeline::pool::thread_tag()
+                })
+                .join()
+                .unwrap()
+            })
+        };
+        // Two threads, one after the other: 7 items from `a`, then 3 from `b`.
+        let a = push(7);
+        let b = push(3);
+        assert_ne!(a, b, "threads have distinct tags");
+        assert_ne!(a, 0);
+        p.force_flush().unwrap();
+        assert_eq!(*seen.0.lock().unwrap(), [(10, a)], "one batch, mostly a's");
     }
 
     #[test]

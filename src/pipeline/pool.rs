@@ -12,9 +12,12 @@
 //! Boxes travel in batches, so recycling costs no atomic operation per item: the export
 //! thread pushes each exported batch onto a bounded stack of free batches (one lock per
 //! batch), and a thread that needs a box takes a whole batch into a thread-local cache when
-//! its cache runs dry. A stack rather than a queue: the batch taken is the one exported last,
-//! whose boxes are the likeliest to still be in the CPU's caches. The export thread never
-//! writes to an item, so no cache line is bounced back and forth for it.
+//! its cache runs dry. The batch taken is the last one exported of those this thread filled,
+//! or else the last one exported: boxes go back to the thread that wrote them, whose CPU's
+//! caches are the likeliest to still hold them, so that reusing a box does not pull its
+//! lines from another CPU. (Each thread takes back about as many boxes as it filled, one per
+//! item.) The export thread never writes to an item, so no cache line is bounced back and
+//! forth for it.
 //!
 //! Memory stays bounded: the stack keeps at most [`FREE_BATCHES`] batches and
 //! [`Pooled::MAX_FREE`] items of a type (at least one batch; more are freed on the export
@@ -32,10 +35,11 @@ pub(crate) const MAX_LOCAL: usize = 4096;
 /// Most batches waiting for reuse, per item type.
 pub(crate) const FREE_BATCHES: usize = 16;
 
-/// Exported batches waiting for reuse, most recent last.
+/// Exported batches waiting for reuse, most recent last, each with the [`thread_tag`] of the
+/// thread that filled most of it.
 #[derive(Debug)]
 pub(crate) struct FreeStack<T> {
-    batches: Vec<Vec<Box<T>>>,
+    batches: Vec<(u64, Vec<Box<T>>)>,
 }
 
 impl<T> FreeStack<T> {
@@ -48,8 +52,36 @@ impl<T> FreeStack<T> {
 
     /// Items waiting (at most `FREE_BATCHES` batches to add up).
     fn items(&self) -> usize {
-        self.batches.iter().map(Vec::len).sum()
+        self.batches.iter().map(|(_, b)| b.len()).sum()
     }
+
+    /// Takes the last batch `thread` filled, or else the last one.
+    fn take_for(&mut self, thread: u64) -> Option<Vec<Box<T>>> {
+        let last = self.batches.len().checked_sub(1)?;
+        let at = self
+            .batches
+            .iter()
+            .rposition(|(t, _)| *t == thread)
+            .unwrap_or(last);
+        Some(self.batches.remove(at).1)
+    }
+}
+
+/// This thread's tag for the pool: nonzero, and unique in the process.
+pub(crate) fn thread_tag() -> u64 {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static TAG: Cell<u64> = const { Cell::new(0) };
+    }
+    TAG.try_with(|t| {
+        if t.get() == 0 {
+            t.set(NEXT.fetch_add(1, Ordering::Relaxed));
+        }
+        t.get()
+    })
+    .unwrap_or(0)
 }
 
 /// The free stack and this thread's cache of one item type. Implement it with
@@ -108,7 +140,7 @@ pub(crate) fn pop<T: Pooled>() -> Option<Box<T>> {
         if let Some(b) = l.pop() {
             return Some(b);
         }
-        let mut batch = T::free_batches().lock().ok()?.batches.pop()?;
+        let mut batch = T::free_batches().lock().ok()?.take_for(thread_tag())?;
         let b = batch.pop();
         *l = batch;
         b
@@ -117,8 +149,9 @@ pub(crate) fn pop<T: Pooled>() -> Option<Box<T>> {
 }
 
 /// Hands an exported batch back for reuse, untouched, leaving `batch` empty (with room for
-/// the next batch). When enough items are already waiting, this batch is freed here.
-pub(crate) fn recycle<T: Pooled>(batch: &mut Vec<Box<T>>) {
+/// the next batch). `filled_by` is the [`thread_tag`] of the thread that filled most of it
+/// (0 if unknown). When enough items are already waiting, this batch is freed here.
+pub(crate) fn recycle<T: Pooled>(batch: &mut Vec<Box<T>>, filled_by: u64) {
     if batch.is_empty() {
         return;
     }
@@ -126,7 +159,7 @@ pub(crate) fn recycle<T: Pooled>(batch: &mut Vec<Box<T>>) {
     if let Ok(mut free) = T::free_batches().lock() {
         let room = free.batches.len() < FREE_BATCHES && free.items() + full.len() <= T::MAX_FREE;
         if room || free.batches.is_empty() {
-            free.batches.push(full);
+            free.batches.push((filled_by, full));
         }
     }
 }
@@ -154,9 +187,29 @@ mod tests {
     pooled!(Small, max_free = 1000);
 
     #[test]
+    fn a_thread_takes_back_the_last_batch_it_filled_or_else_the_last_one() {
+        let mut free = FreeStack::<Small>::new();
+        let batch = |n| (0..n).map(|_| Box::new(Small)).collect::<Vec<_>>();
+        // Tagged 1, 2, 1, 3 from the bottom; told apart by their lengths.
+        for (tag, n) in [(1, 1), (2, 2), (1, 3), (3, 4)] {
+            free.batches.push((tag, batch(n)));
+        }
+        let len = |b: Option<Vec<Box<Small>>>| b.map(|b| b.len());
+        assert_eq!(len(free.take_for(1)), Some(3), "thread 1's last");
+        assert_eq!(len(free.take_for(1)), Some(1), "then its earlier one");
+        assert_eq!(
+            len(free.take_for(1)),
+            Some(4),
+            "then the last of any thread"
+        );
+        assert_eq!(len(free.take_for(2)), Some(2));
+        assert_eq!(len(free.take_for(2)), None, "empty");
+    }
+
+    #[test]
     fn at_most_free_batches_wait_whatever_their_size() {
         for _ in 0..FREE_BATCHES + 4 {
-            recycle(&mut vec![Box::new(Small)]);
+            recycle(&mut vec![Box::new(Small)], 0);
         }
         let free = Small::free_batches().lock().unwrap();
         assert_eq!(
@@ -171,7 +224,7 @@ mod tests {
             assert!(pop::<Item>().is_none(), "nothing to reuse yet");
             let mut batch: Vec<Box<Item>> = (0..4).map(|i| Box::new(Item(vec![i]))).collect();
             let addrs: Vec<*const Item> = batch.iter().map(|b| &**b as *const _).collect();
-            recycle(&mut batch);
+            recycle(&mut batch, 0);
             assert!(batch.is_empty() && batch.capacity() >= 4);
             // The batch exported last comes back first, each box untouched.
             let b = pop::<Item>().expect("a recycled box");
@@ -180,7 +233,7 @@ mod tests {
             // At most MAX_FREE items wait: eight batches of one, or one batch of any size.
             const { assert!(Item::MAX_FREE < FREE_BATCHES) };
             for _ in 0..Item::MAX_FREE + 3 {
-                recycle(&mut vec![Box::new(Item::default())]);
+                recycle(&mut vec![Box::new(Item::default())], 0);
             }
             assert_eq!(Item::free_batches().lock().unwrap().items(), Item::MAX_FREE);
             assert_eq!(Item::free_batches().lock().unwrap().batches.len(), 8);
@@ -190,8 +243,8 @@ mod tests {
                     .map(|_| Box::new(Item::default()))
                     .collect::<Vec<_>>()
             };
-            recycle(&mut big());
-            recycle(&mut big());
+            recycle(&mut big(), 0);
+            recycle(&mut big(), 0);
             let free = Item::free_batches().lock().unwrap();
             assert_eq!(
                 (free.batches.len(), free.items()),

@@ -60,10 +60,12 @@ macro_rules! pipeline_item {
 }
 pub(crate) use pipeline_item;
 
-/// Pushes counted by one ring's producer (written by that thread only, read by `stats`).
+/// Pushes counted by one ring's producer (written by that thread only, read by `stats`),
+/// and the producer's [`pool::thread_tag`](super::pool::thread_tag).
 #[derive(Debug, Default)]
 pub(super) struct RingMeta {
     pub(super) pushed: AtomicU64,
+    pub(super) thread: u64,
 }
 
 /// The export thread's end of one ring.
@@ -320,9 +322,15 @@ impl<T> LocalRing<T> {
 }
 
 /// A new ring of `capacity` items: the producer's end with its counter, and the reader.
-pub(super) fn new_ring<T>(capacity: usize) -> (Producer<T>, Arc<RingMeta>, RingReader<T>) {
+pub(super) fn new_ring<T>(
+    capacity: usize,
+    thread: u64,
+) -> (Producer<T>, Arc<RingMeta>, RingReader<T>) {
     let (producer, consumer) = RingBuffer::new(capacity);
-    let meta = Arc::new(RingMeta::default());
+    let meta = Arc::new(RingMeta {
+        pushed: AtomicU64::new(0),
+        thread,
+    });
     let reader = RingReader {
         consumer,
         meta: Arc::clone(&meta),
@@ -346,7 +354,7 @@ mod tests {
             Registrar(RefCell::new(Vec::new()))
         }
         fn register(&self, capacity: usize) -> (Producer<u32>, Arc<RingMeta>) {
-            let (p, m, r) = new_ring(capacity);
+            let (p, m, r) = new_ring(capacity, 1);
             self.0.borrow_mut().push(r);
             (p, m)
         }
@@ -389,7 +397,7 @@ mod tests {
 
     #[test]
     fn a_reader_sees_whether_its_producer_pushed_lately() {
-        let (mut producer, _, mut reader) = new_ring::<u32>(8);
+        let (mut producer, _, mut reader) = new_ring::<u32>(8, 1);
         let window = Duration::from_millis(10);
         let t0 = Instant::now();
         let at = |ms| t0 + Duration::from_millis(ms);

@@ -319,13 +319,15 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     }
 
     /// Moves up to a batch of items out of the rings, starting from a different ring each
-    /// time so that no thread's ring waits behind a busier one.
-    fn fill(&mut self) {
+    /// time so that no thread's ring waits behind a busier one. Returns the
+    /// [`pool::thread_tag`](super::pool::thread_tag) of the thread that pushed most of them.
+    fn fill(&mut self) -> u64 {
         let n = self.rings.len();
         if n == 0 {
-            return;
+            return 0;
         }
         self.start = (self.start + 1) % n;
+        let (mut most, mut filled_by) = (0, 0);
         for k in 0..n {
             let room = self.shared.batch_size - self.batch.len();
             if room == 0 {
@@ -338,14 +340,18 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                     self.batch.extend(chunk);
                     r.taken += take as u64;
                     self.shared.budget.release(take);
+                    if take > most {
+                        (most, filled_by) = (take, r.meta.thread);
+                    }
                 }
             }
         }
+        filled_by
     }
 
     /// Fills a batch and exports it; `None` when there was nothing to export.
     fn fill_and_export(&mut self) -> Option<SdkResult> {
-        self.fill();
+        let filled_by = self.fill();
         if self.batch.is_empty() {
             return None;
         }
@@ -368,7 +374,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                 }
             }
         }
-        self.exporter.recycle(&mut self.batch);
+        self.exporter.recycle(&mut self.batch, filled_by);
         self.batch.clear();
         self.sync_held();
         Some(res)

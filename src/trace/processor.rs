@@ -167,8 +167,8 @@ impl BatchExport<Box<SpanData>> for ExportSpans {
     fn held(&mut self) -> usize {
         self.0.held()
     }
-    fn recycle(&mut self, batch: &mut Vec<Box<SpanData>>) {
-        crate::pipeline::pool::recycle(batch)
+    fn recycle(&mut self, batch: &mut Vec<Box<SpanData>>, filled_by: u64) {
+        crate::pipeline::pool::recycle(batch, filled_by)
     }
     fn set_resource(&mut self, resource: &Resource) {
         self.0.set_resource(resource)

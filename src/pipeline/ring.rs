@@ -62,7 +62,7 @@ pub(crate) use pipeline_item;
 
 /// Pushes counted by one ring's producer (written by that thread only, read by `stats`),
 /// and the producer's [`pool::thread_tag`](super::pool::thread_tag).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct RingMeta {
     pub(super) pushed: AtomicU64,
     pub(super) thread: u64,
@@ -75,7 +75,7 @@ pub(super) struct RingReader<T> {
     /// Items the export thread has taken out of this ring.
     pub(super) taken: u64,
     /// Items pushed as of the last [`RingReader::pushed_within`], and when that count was
-    /// first seen.
+    /// first seen (`None` while it is 0).
     seen: u64,
     seen_at: Option<Instant>,
 }
@@ -85,11 +85,11 @@ impl<T> RingReader<T> {
     /// to this, at `now`, can tell).
     pub(super) fn pushed_within(&mut self, window: Duration, now: Instant) -> bool {
         let pushed = self.taken + self.consumer.slots() as u64;
-        if pushed != self.seen || self.seen_at.is_none() {
+        if pushed != self.seen {
             self.seen = pushed;
             self.seen_at = Some(now);
         }
-        self.seen != 0 && self.seen_at.is_some_and(|t| now.duration_since(t) < window)
+        self.seen_at.is_some_and(|t| now.duration_since(t) < window)
     }
 }
 

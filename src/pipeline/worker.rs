@@ -51,7 +51,7 @@ pub(super) struct Worker<T, E> {
     charged: usize,
     /// How long the sleeping worker waits before it looks at `charged` again.
     held_poll: Duration,
-    /// The CPUs this process may run on.
+    /// How many CPUs this process may run on.
     cpus: usize,
 }
 

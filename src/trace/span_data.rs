@@ -176,22 +176,15 @@ impl SpanData {
         value: impl Into<Value>,
         limits: AttributeLimits,
     ) {
-        let upserted = upsert_with(&mut self.attributes, key, value, limits);
-        self.note_upsert(upserted);
+        match upsert_with(&mut self.attributes, key, value, limits) {
+            Upsert::Refused => self.dropped_attributes_count += 1,
+            Upsert::Stored { owns } => self.reuse.attribute_stored(owns),
+        }
     }
 
     /// Sets `kv` under `limits`, like [`SpanData::set_attribute`].
     #[inline]
     pub(crate) fn upsert_attribute(&mut self, kv: KeyValue, limits: AttributeLimits) {
-        let upserted = upsert_with(&mut self.attributes, kv.key, kv.value, limits);
-        self.note_upsert(upserted);
-    }
-
-    #[inline(always)]
-    fn note_upsert(&mut self, upserted: Upsert) {
-        match upserted {
-            Upsert::Refused => self.dropped_attributes_count += 1,
-            Upsert::Stored { owns } => self.reuse.attribute_stored(owns),
-        }
+        self.set_attribute(kv.key, kv.value, limits);
     }
 }

@@ -66,6 +66,9 @@ pub(super) enum Control {
     Shutdown(Sender<SdkResult>),
 }
 
+/// The longest [`BatchPipeline::new`] waits for its export thread to start running.
+const STARTUP_WAIT: Duration = Duration::from_secs(1);
+
 /// A producer moved the export thread to its CPU (see [`BatchPipeline::pull_worker`]).
 pub(super) struct Pull {
     /// The export thread's kernel thread id while it runs; `0` before it starts and once it
@@ -175,11 +178,19 @@ impl<T: PipelineItem> BatchPipeline<T> {
         let (tx, rx) = crossbeam_channel::bounded(64);
         let worker_shared = Arc::clone(&shared);
         let delay = config.scheduled_delay;
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let spawned = std::thread::Builder::new()
             .name(thread_name.to_string())
-            .spawn(move || Worker::new(worker_shared, rx, exporter, delay).run());
+            .spawn(move || Worker::new(worker_shared, rx, exporter, delay).run(ready_tx));
         let worker = match spawned {
-            Ok(h) => Some(h),
+            Ok(h) => {
+                // Returns once the export thread runs (at most a second). A new thread may
+                // otherwise wait for this thread's time slice to end, milliseconds during
+                // which a busy producer fills the queue; and until it runs, producers can
+                // neither see nor move it.
+                let _ = ready_rx.recv_timeout(STARTUP_WAIT);
+                Some(h)
+            }
             Err(e) => {
                 diagnostics::report(&format!(
                     "{thread_name}: cannot start the export thread ({e}); telemetry will be dropped"
@@ -567,7 +578,10 @@ mod tests {
     fn the_export_thread_can_be_moved_only_while_it_runs() {
         let p = BatchPipeline::new(Count::default(), cfg(100, 10), "test-bsp");
         let tid = || p.shared.pull.lock().unwrap().tid;
-        wait_until(|| tid() != 0);
+        // `new` returned once the export thread ran: producers can see it from the first
+        // push, and move it if it is stuck behind them.
+        assert_ne!(tid(), 0, "the export thread has run");
+        assert!(p.shared.worker_cpu.load(Ordering::Relaxed) >= 0);
         assert_ne!(tid(), cpu::thread_id(), "the export thread's id, not ours");
         p.shutdown().unwrap();
         // Its id may be given to another thread once it exits.

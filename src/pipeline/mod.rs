@@ -7,7 +7,9 @@
 //! pushes. When the queue is full the item is dropped and counted; the application thread
 //! never waits. `max_queue_size` bounds all the rings of a processor together, with the
 //! items its exporter still holds in requests not yet completed. One named background
-//! thread per processor reads every thread's ring in bulk, forms batches by size or on a
+//! thread per processor (already running when the processor is built: a new thread can
+//! wait milliseconds for its first time slice, and a producer fills the queue in a tenth
+//! of one) reads every thread's ring in bulk, forms batches by size or on a
 //! timer, and hands each batch to the exporter. Between batches it polls the rings for a
 //! while, sparing producers a wake-up per batch, but only while a CPU is left to it: when as
 //! many threads as there are CPUs are pushing, it sleeps until a producer's ring holds a

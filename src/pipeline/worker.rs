@@ -2,6 +2,7 @@
 //! batches and exports them.
 
 use std::sync::atomic::{fence, Ordering};
+use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -78,9 +79,13 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
         }
     }
 
-    pub(super) fn run(mut self) {
+    /// Runs until shutdown; sends on `ready` once producers can see and move this thread.
+    pub(super) fn run(mut self, ready: SyncSender<()>) {
         // Producers may move this thread to their CPU (see `BatchPipeline::pull_worker`).
         self.pull().tid = super::cpu::thread_id();
+        self.note_cpu();
+        let _ = ready.send(());
+        drop(ready);
         let mut next_timer = Instant::now() + self.delay;
         loop {
             self.restore_if_moved();

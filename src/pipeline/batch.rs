@@ -235,10 +235,13 @@ impl<T: PipelineItem> BatchPipeline<T> {
             Some(Pushed::Queued { used: None }) => {}
             Some(Pushed::Queued { used: Some(used) }) => {
                 if used >= s.batch_size {
-                    if !s.wake_pending.load(Ordering::Relaxed) {
-                        self.wake();
+                    let woke = !s.wake_pending.load(Ordering::Relaxed) && self.wake();
+                    if !self.yield_for_batch() && woke {
+                        // The export thread was asleep (as when every CPU has a producer),
+                        // and the kernel may place it on this CPU: let it run now rather
+                        // than when this thread's time slice ends or the queue is full.
+                        std::thread::yield_now();
                     }
-                    let _ = self.yield_for_batch();
                 }
             }
             Some(Pushed::Full(item)) => {
@@ -380,11 +383,15 @@ impl<T: PipelineItem> BatchPipeline<T> {
         true
     }
 
+    /// Wakes the export thread unless it is awake or already being woken. Returns whether
+    /// this call sent the wake-up.
     #[cold]
-    fn wake(&self) {
-        if !self.shared.wake_pending.swap(true, Ordering::AcqRel) {
-            let _ = self.control.try_send(Control::Wake);
+    fn wake(&self) -> bool {
+        if self.shared.wake_pending.swap(true, Ordering::AcqRel) {
+            return false;
         }
+        let _ = self.control.try_send(Control::Wake);
+        true
     }
 
     #[cold]
@@ -570,6 +577,19 @@ mod tests {
         assert!(!p.shares_cpu_with_worker() && !p.yield_for_batch());
         p.shared.worker_cpu.store(-1, Ordering::Relaxed);
         assert!(!p.yield_for_batch());
+        p.shutdown().unwrap();
+    }
+
+    #[test]
+    fn one_wake_up_is_sent_until_the_export_thread_sleeps_again() {
+        let p = BatchPipeline::new(Count::default(), cfg(100, 10), "test-bsp");
+        // Asleep, nothing queued: the first call wakes it, the next ones see it pending.
+        wait_until(|| !p.shared.wake_pending.load(Ordering::SeqCst));
+        assert!(p.wake(), "the first wake-up is sent");
+        assert!(!p.wake() && !p.wake(), "then it is pending");
+        // It wakes, finds nothing to export and goes back to sleep, ready for the next.
+        wait_until(|| !p.shared.wake_pending.load(Ordering::SeqCst));
+        assert!(p.wake());
         p.shutdown().unwrap();
     }
 

@@ -19,8 +19,9 @@
 //! (for tens of milliseconds, even with another CPU idle), where it would wait for the
 //! producer's time slices to end while the queue overflows. On Linux a producer on the CPU
 //! the background thread last ran on yields once a batch is ready (and every few dozen
-//! refused items while the queue is full), and the waiting background thread yields every
-//! few microseconds: each yield returns at once when no other thread wants the CPU. When the
+//! refused items while the queue is full), a producer that wakes the sleeping background
+//! thread yields once (the kernel may place it on that CPU), and the waiting background
+//! thread yields every few microseconds: each yield returns at once when no other thread wants the CPU. When the
 //! queue is full and the background thread is on another CPU (where a thread of another
 //! process may hold it for milliseconds), or makes no progress, the producer moves it to
 //! its own CPU before yielding; the background thread gets back the CPUs it was allowed as

@@ -580,6 +580,61 @@ mod tests {
         p.shutdown().unwrap();
     }
 
+    /// Counts what it exports, taking a millisecond per batch.
+    #[derive(Clone, Default)]
+    struct Slow(Arc<AtomicUsize>);
+
+    impl BatchExport<u32> for Slow {
+        fn export(&mut self, batch: &[u32]) -> SdkResult {
+            std::thread::sleep(Duration::from_millis(1));
+            self.0.fetch_add(batch.len(), Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_flush_is_answered_while_another_thread_keeps_the_queue_full() {
+        // The exporter is slower than the producer, so the queue is never short of a full
+        // batch, and what a flush finds queued is refilled while it exports: the export
+        // thread must read the request between batches, the flush must stop at what was
+        // accepted before it, and exports must go on after it.
+        let e = Slow::default();
+        let p = BatchPipeline::new(e.clone(), cfg(256, 16), "test-bsp");
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    p.push(1);
+                }
+            });
+            wait_until(|| e.0.load(Ordering::SeqCst) > 1_000);
+            let accepted = p.stats().accepted;
+            let flushed = p.force_flush();
+            let exported = p.stats().exported;
+            // Then it goes on exporting full batches.
+            let after = e.0.load(Ordering::SeqCst);
+            wait_until(|| e.0.load(Ordering::SeqCst) > after + 1_000);
+            let later = e.0.load(Ordering::SeqCst);
+            // And shutdown does not wait for the producer either.
+            let closed = p.shutdown();
+            stop.store(true, Ordering::Relaxed);
+            assert_eq!(flushed, Ok(()));
+            assert!(
+                exported >= accepted,
+                "{exported} exported, {accepted} accepted"
+            );
+            assert!(
+                later > after + 1_000,
+                "{} exported after the flush",
+                later - after
+            );
+            assert_eq!(closed, Ok(()));
+            assert!(p.stats().dropped > 0, "the queue was full");
+        });
+        let st = p.stats();
+        assert_eq!(st.accepted, st.exported, "{st:?}");
+    }
+
     #[test]
     fn one_wake_up_is_sent_until_the_export_thread_sleeps_again() {
         let p = BatchPipeline::new(Count::default(), cfg(100, 10), "test-bsp");

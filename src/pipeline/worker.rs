@@ -89,6 +89,12 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
         let mut next_timer = Instant::now() + self.delay;
         loop {
             self.restore_if_moved();
+            if self.shared.wake_pending.load(Ordering::Acquire) && self.control.is_empty() {
+                // Still awake: `run_busy` left full batches for a control message, and
+                // producers send no wake-up while `wake_pending` is set.
+                self.run_busy();
+                continue;
+            }
             let wake_at = if self.charged > 0 {
                 next_timer.min(Instant::now() + self.held_poll)
             } else {
@@ -98,7 +104,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                 Ok(Control::Wake) => self.run_busy(),
                 Ok(Control::Resource(r)) => self.exporter.set_resource(&r),
                 Ok(Control::Flush(ack)) => {
-                    let _ = self.drain_all();
+                    let _ = self.drain_queued();
                     let flushed = self.exporter.force_flush();
                     self.sync_held();
                     let res = match self.failure_since_flush.take() {
@@ -130,7 +136,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    let _ = self.drain_all();
+                    let _ = self.drain_queued();
                     next_timer = Instant::now() + self.delay;
                 }
                 Err(RecvTimeoutError::Disconnected) => {
@@ -168,7 +174,11 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     fn run_busy(&mut self) {
         let batch_size = self.shared.batch_size;
         loop {
-            self.export_full_batches();
+            if !self.export_full_batches() {
+                // A flush or shutdown must not wait for producers to pause. `wake_pending`
+                // stays set, so the worker comes back here once it has answered.
+                return;
+            }
             if self.producers_fill_every_cpu() {
                 if self.sleep_unless_batch_ready() {
                     continue;
@@ -273,27 +283,52 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
         self.rings.iter().map(|r| r.consumer.slots()).sum()
     }
 
-    /// Exports while at least one full batch is queued.
-    fn export_full_batches(&mut self) {
+    /// Exports while at least one full batch is queued. Returns `false`, leaving full
+    /// batches queued, when a control message waits: producers that keep the queue full
+    /// would otherwise keep a flush or shutdown waiting for as long as they do.
+    fn export_full_batches(&mut self) -> bool {
         loop {
             self.note_cpu();
             self.adopt();
             if self.available() < self.shared.batch_size {
-                return;
+                return true;
+            }
+            if !self.control.is_empty() {
+                return false;
             }
             // A failed batch is counted; the next one may succeed.
-            let _ = self.fill_and_export();
+            let _ = self.fill_and_export(None);
         }
     }
 
-    /// Exports everything currently queued, in batches, and forgets the rings of threads
-    /// that exited.
+    /// Exports everything queued when it is called, in batches, but nothing pushed after (so
+    /// that producers that keep pushing cannot keep it going), and forgets the rings of
+    /// threads that exited. Rings are read in order, so what each held at the start is what
+    /// it gives.
+    fn drain_queued(&mut self) -> SdkResult {
+        self.adopt();
+        let mut quota: Vec<usize> = self.rings.iter().map(|r| r.consumer.slots()).collect();
+        let mut res = Ok(());
+        while quota.iter().any(|&q| q > 0) {
+            self.note_cpu();
+            match self.fill_and_export(Some(&mut quota)) {
+                None => break,
+                Some(Err(e)) => res = Err(e),
+                Some(Ok(())) => {}
+            }
+        }
+        self.retire_exited();
+        res
+    }
+
+    /// Exports everything in the rings until they are empty, and forgets the rings of threads
+    /// that exited: for shutdown, once producers are refused.
     fn drain_all(&mut self) -> SdkResult {
         let mut res = Ok(());
         loop {
             self.note_cpu();
             self.adopt();
-            match self.fill_and_export() {
+            match self.fill_and_export(None) {
                 None => break,
                 Some(Err(e)) => res = Err(e),
                 Some(Ok(())) => {}
@@ -326,7 +361,9 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     /// Moves up to a batch of items out of the rings, starting from a different ring each
     /// time so that no thread's ring waits behind a busier one. Returns the
     /// [`pool::thread_tag`](super::pool::thread_tag) of the thread that pushed most of them.
-    fn fill(&mut self) -> u64 {
+    /// With `quota` (one count per ring, by index; missing ones count as zero), takes at most
+    /// that many from each ring, and counts them off.
+    fn fill(&mut self, mut quota: Option<&mut Vec<usize>>) -> u64 {
         let n = self.rings.len();
         if n == 0 {
             return 0;
@@ -338,8 +375,18 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
             if room == 0 {
                 break;
             }
-            let r = &mut self.rings[(self.start + k) % n];
-            let take = r.consumer.slots().min(room);
+            let i = (self.start + k) % n;
+            let r = &mut self.rings[i];
+            let mut take = r.consumer.slots().min(room);
+            if let Some(q) = quota.as_deref_mut() {
+                match q.get_mut(i) {
+                    Some(left) => {
+                        take = take.min(*left);
+                        *left -= take;
+                    }
+                    None => take = 0,
+                }
+            }
             if take > 0 {
                 if let Ok(chunk) = r.consumer.read_chunk(take) {
                     self.batch.extend(chunk);
@@ -354,9 +401,10 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
         filled_by
     }
 
-    /// Fills a batch and exports it; `None` when there was nothing to export.
-    fn fill_and_export(&mut self) -> Option<SdkResult> {
-        let filled_by = self.fill();
+    /// Fills a batch (within `quota`, if given: see [`Worker::fill`]) and exports it; `None`
+    /// when there was nothing to export.
+    fn fill_and_export(&mut self, quota: Option<&mut Vec<usize>>) -> Option<SdkResult> {
+        let filled_by = self.fill(quota);
         if self.batch.is_empty() {
             return None;
         }

@@ -580,13 +580,13 @@ mod tests {
         p.shutdown().unwrap();
     }
 
-    /// Counts what it exports, taking a millisecond per batch.
-    #[derive(Clone, Default)]
-    struct Slow(Arc<AtomicUsize>);
+    /// Counts what it exports, taking its time (`.1`) over each batch.
+    #[derive(Clone)]
+    struct Slow(Arc<AtomicUsize>, Duration);
 
     impl BatchExport<u32> for Slow {
         fn export(&mut self, batch: &[u32]) -> SdkResult {
-            std::thread::sleep(Duration::from_millis(1));
+            std::thread::sleep(self.1);
             self.0.fetch_add(batch.len(), Ordering::SeqCst);
             Ok(())
         }
@@ -598,7 +598,7 @@ mod tests {
         // batch, and what a flush finds queued is refilled while it exports: the export
         // thread must read the request between batches, the flush must stop at what was
         // accepted before it, and exports must go on after it.
-        let e = Slow::default();
+        let e = Slow(Arc::default(), Duration::from_millis(1));
         let p = BatchPipeline::new(e.clone(), cfg(256, 16), "test-bsp");
         let stop = AtomicBool::new(false);
         std::thread::scope(|s| {
@@ -726,16 +726,12 @@ mod tests {
 
     #[test]
     fn full_queue_drops_and_counts() {
-        struct Slow(Arc<AtomicUsize>);
-        impl BatchExport<u32> for Slow {
-            fn export(&mut self, batch: &[u32]) -> SdkResult {
-                std::thread::sleep(Duration::from_millis(50));
-                self.0.fetch_add(batch.len(), Ordering::SeqCst);
-                Ok(())
-            }
-        }
         let n = Arc::new(AtomicUsize::new(0));
-        let p = BatchPipeline::new(Slow(n.clone()), cfg(8, 4), "test-bsp");
+        let p = BatchPipeline::new(
+            Slow(n.clone(), Duration::from_millis(50)),
+            cfg(8, 4),
+            "test-bsp",
+        );
         for i in 0..1000 {
             p.push(i);
         }

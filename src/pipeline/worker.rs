@@ -35,6 +35,15 @@ const ACTIVE_WINDOW: Duration = Duration::from_millis(10);
 const HELD_POLL: Duration = Duration::from_millis(1);
 const HELD_POLL_MAX: Duration = Duration::from_millis(64);
 
+/// How much [`Worker::drain`] exports.
+#[derive(Clone, Copy)]
+enum Drain {
+    /// What the rings hold when it starts.
+    Queued,
+    /// Everything, until the rings are empty.
+    All,
+}
+
 pub(super) struct Worker<T, E> {
     shared: Arc<Shared<T>>,
     control: Receiver<Control>,
@@ -104,7 +113,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                 Ok(Control::Wake) => self.run_busy(),
                 Ok(Control::Resource(r)) => self.exporter.set_resource(&r),
                 Ok(Control::Flush(ack)) => {
-                    let _ = self.drain_queued();
+                    let _ = self.drain(Drain::Queued);
                     let flushed = self.exporter.force_flush();
                     self.sync_held();
                     let res = match self.failure_since_flush.take() {
@@ -117,7 +126,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                     // Shutdown reports how its own final export went; older failures were
                     // counted and reported when they happened.
                     self.failure_since_flush = None;
-                    let _ = self.drain_all();
+                    let _ = self.drain(Drain::All);
                     let closed = self.exporter.shutdown();
                     self.sync_held();
                     let res = match self.failure_since_flush.take() {
@@ -136,11 +145,11 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    let _ = self.drain_queued();
+                    let _ = self.drain(Drain::Queued);
                     next_timer = Instant::now() + self.delay;
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    let _ = self.drain_all();
+                    let _ = self.drain(Drain::All);
                     let _ = self.exporter.shutdown();
                     self.finish();
                     return;
@@ -301,34 +310,25 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
         }
     }
 
-    /// Exports everything queued when it is called, in batches, but nothing pushed after (so
-    /// that producers that keep pushing cannot keep it going), and forgets the rings of
-    /// threads that exited. Rings are read in order, so what each held at the start is what
-    /// it gives.
-    fn drain_queued(&mut self) -> SdkResult {
+    /// Exports in batches, then forgets the rings of threads that exited. With
+    /// `Drain::Queued`, what each ring held when it is called and nothing pushed after (rings
+    /// are read in order), so that producers that keep pushing cannot keep a flush going;
+    /// with `Drain::All`, until the rings are empty (for shutdown, once producers are
+    /// refused).
+    fn drain(&mut self, what: Drain) -> SdkResult {
         self.adopt();
-        let mut quota: Vec<usize> = self.rings.iter().map(|r| r.consumer.slots()).collect();
-        let mut res = Ok(());
-        while quota.iter().any(|&q| q > 0) {
-            self.note_cpu();
-            match self.fill_and_export(Some(&mut quota)) {
-                None => break,
-                Some(Err(e)) => res = Err(e),
-                Some(Ok(())) => {}
-            }
-        }
-        self.retire_exited();
-        res
-    }
-
-    /// Exports everything in the rings until they are empty, and forgets the rings of threads
-    /// that exited: for shutdown, once producers are refused.
-    fn drain_all(&mut self) -> SdkResult {
+        let mut quota: Option<Vec<usize>> = match what {
+            Drain::Queued => Some(self.rings.iter().map(|r| r.consumer.slots()).collect()),
+            Drain::All => None,
+        };
         let mut res = Ok(());
         loop {
             self.note_cpu();
-            self.adopt();
-            match self.fill_and_export(None) {
+            if quota.is_none() {
+                self.adopt();
+            }
+            // With a quota, nothing is left to export once every ring's is used up.
+            match self.fill_and_export(quota.as_deref_mut()) {
                 None => break,
                 Some(Err(e)) => res = Err(e),
                 Some(Ok(())) => {}
@@ -363,7 +363,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     /// [`pool::thread_tag`](super::pool::thread_tag) of the thread that pushed most of them.
     /// With `quota` (one count per ring, by index; missing ones count as zero), takes at most
     /// that many from each ring, and counts them off.
-    fn fill(&mut self, mut quota: Option<&mut Vec<usize>>) -> u64 {
+    fn fill(&mut self, mut quota: Option<&mut [usize]>) -> u64 {
         let n = self.rings.len();
         if n == 0 {
             return 0;
@@ -403,7 +403,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
 
     /// Fills a batch (within `quota`, if given: see [`Worker::fill`]) and exports it; `None`
     /// when there was nothing to export.
-    fn fill_and_export(&mut self, quota: Option<&mut Vec<usize>>) -> Option<SdkResult> {
+    fn fill_and_export(&mut self, quota: Option<&mut [usize]>) -> Option<SdkResult> {
         let filled_by = self.fill(quota);
         if self.batch.is_empty() {
             return None;

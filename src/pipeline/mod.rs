@@ -34,6 +34,7 @@
 mod batch;
 mod cpu;
 pub(crate) mod pool;
+pub(crate) mod prefetch;
 mod ring;
 mod worker;
 

@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 
 use crate::attributes::KeyValue;
 use crate::pipeline::pool::{self, pooled};
+use crate::pipeline::prefetch;
 use crate::scope::InstrumentationScope;
 use crate::trace::id::SpanContext;
 use crate::trace::span_data::{Event, SpanData, SpanKind, Status};
@@ -30,7 +31,24 @@ const MAX_KEPT_LINKS: usize = 8;
 // bound made the export thread free the records of large batches, contending with the
 // producing thread's allocations (export_grpc_1m's producer loop 0.30-0.40 s against
 // 0.26-0.36 s, 8 alternating runs each with a bound of 8192).
-pooled!(SpanData, max_free = 16 * 8192);
+pooled!(
+    SpanData,
+    max_free = 16 * 8192,
+    prefetch_owned = prefetch_vectors
+);
+
+/// Prefetches the start of a recycled record's attribute and event buffers, which the next
+/// span writes without reading first: three lines of attributes (the first three 56-byte
+/// pairs) and the first event.
+#[inline(always)]
+fn prefetch_vectors(d: &SpanData) {
+    if d.attributes.capacity() != 0 {
+        prefetch::for_write::<3>(d.attributes.as_ptr().cast());
+    }
+    if d.events.capacity() != 0 {
+        prefetch::for_write::<1>(d.events.as_ptr().cast());
+    }
+}
 
 /// Whether a record's attributes and events can be forgotten rather than dropped when the
 /// record is reused: whether none of them owns memory or a reference count.

@@ -17,11 +17,9 @@ use crate::error::{SdkError, SdkResult};
 /// times at full rate (512 spans at ~100 ns), so a steady producer never has to wake it.
 const BUSY_POLL: Duration = Duration::from_micros(500);
 
-/// Pauses between two polls of the rings while the worker waits for a batch.
+/// Pauses between two polls of the rings while the worker waits for a batch (about a
+/// microsecond). After each poll the worker offers its CPU to other threads.
 const SPINS_PER_POLL: u32 = 64;
-
-/// The waiting worker offers its CPU to other threads every this many polls (8-10 us).
-const POLLS_PER_YIELD: u32 = 8;
 
 /// A producing thread counts as active (for whether the worker may poll) while it pushed
 /// within this long: a few scheduler time slices, so that a producer kept off its CPU by
@@ -172,8 +170,8 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     /// Exports full batches for as long as producers keep filling them. Between batches the
     /// worker spins for up to `BUSY_POLL` instead of sleeping: waking a sleeping thread costs
     /// the producer a syscall and, in a VM, an inter-processor interrupt, which would
-    /// otherwise be paid once per batch. It yields its CPU every `POLLS_PER_YIELD` polls,
-    /// which lets a producer sharing that CPU fill the next batch. While the worker is awake,
+    /// otherwise be paid once per batch. Before each poll it yields its CPU, which lets a
+    /// producer sharing that CPU fill the next batch at once. While the worker is awake,
     /// `wake_pending` stays set, so producers send nothing.
     ///
     /// The worker spins only while some CPU is left to it: when as many threads as there are
@@ -195,21 +193,17 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                 return;
             }
             let idle_since = Instant::now();
-            let mut polls = 0u32;
             while self.available() < batch_size {
+                // A producer may be waiting for this CPU (see
+                // `BatchPipeline::shares_cpu_with_worker`), or another thread: polling would
+                // keep it waiting. When none is, this returns at once.
+                std::thread::yield_now();
+                self.note_cpu();
                 // Reading a ring's length reads the line its producer writes on every push;
                 // poll only every `SPINS_PER_POLL` pauses (about a microsecond) so the
                 // waiting worker does not slow the producers down.
                 for _ in 0..SPINS_PER_POLL {
                     std::hint::spin_loop();
-                }
-                polls += 1;
-                if polls % POLLS_PER_YIELD == 0 {
-                    // A producer may be waiting for this CPU (see
-                    // `BatchPipeline::shares_cpu_with_worker`), or another thread: polling
-                    // would keep it waiting. When none is, this returns at once.
-                    std::thread::yield_now();
-                    self.note_cpu();
                 }
                 self.adopt();
                 self.sync_held();

@@ -12,8 +12,8 @@
 //! of one) reads every thread's ring in bulk, forms batches by size or on a
 //! timer, and hands each batch to the exporter. Between batches it polls the rings for a
 //! while, sparing producers a wake-up per batch, but only while a CPU is left to it: when as
-//! many threads as there are CPUs are pushing, it sleeps until a producer's ring holds a
-//! batch.
+//! many threads as there are CPUs are pushing (and there is more than one CPU), it sleeps
+//! until a producer's ring holds a batch.
 //!
 //! The scheduler sometimes runs the background thread on the same CPU as a producing thread
 //! (for tens of milliseconds, even with another CPU idle), where it would wait for the
@@ -21,7 +21,7 @@
 //! the background thread last ran on yields once a batch is ready (and every few dozen
 //! refused items while the queue is full), a producer that wakes the sleeping background
 //! thread yields once (the kernel may place it on that CPU), and the waiting background
-//! thread yields every few microseconds: each yield returns at once when no other thread
+//! thread yields about every microsecond: each yield returns at once when no other thread
 //! wants the CPU. When the queue is full and the background thread is on another CPU
 //! (where a thread of another process may hold it for milliseconds), or makes no progress,
 //! the producer moves it to its own CPU before yielding; the background thread gets back the

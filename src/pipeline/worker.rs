@@ -18,7 +18,7 @@ use crate::error::{SdkError, SdkResult};
 const BUSY_POLL: Duration = Duration::from_micros(500);
 
 /// Pauses between two polls of the rings while the worker waits for a batch (about a
-/// microsecond). After each poll the worker offers its CPU to other threads.
+/// microsecond). Before each poll the worker offers its CPU to other threads.
 const SPINS_PER_POLL: u32 = 64;
 
 /// A producing thread counts as active (for whether the worker may poll) while it pushed

@@ -56,6 +56,30 @@ pub(super) fn affinity_of(_tid: i32) -> Option<Affinity> {
     None
 }
 
+/// Whether the calling thread may run on one CPU only (as under `taskset -c N`), so that
+/// threads it starts cannot run at the same time as it or one another. `false` where the
+/// platform does not say. A CPU quota (a container limited to one CPU's time) does not
+/// count: the threads still run in parallel, on different CPUs.
+pub(super) fn pinned_to_one() -> bool {
+    affinity_of(0).is_some_and(|a| a.count() == 1)
+}
+
+impl Affinity {
+    /// How many CPUs the set allows.
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn count(&self) -> usize {
+        // SAFETY: `self.0` is a valid `cpu_set_t`, only read.
+        let n = unsafe { libc::CPU_COUNT(&self.0) };
+        usize::try_from(n).unwrap_or(0)
+    }
+
+    /// How many CPUs the set allows (never called: no set is read on this platform).
+    #[cfg(not(all(target_os = "linux", not(miri))))]
+    fn count(&self) -> usize {
+        0
+    }
+}
+
 /// Lets the calling thread run on the CPUs of `a` again.
 #[cfg(all(target_os = "linux", not(miri)))]
 pub(super) fn restore(a: &Affinity) {
@@ -112,6 +136,24 @@ mod tests {
             .and_then(|n| n.parse::<i32>().ok())
             .unwrap_or(cpus as i32 - 1);
         assert!(cpu <= max, "cpu {cpu} beyond the online CPUs {online:?}");
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn a_thread_moved_to_one_cpu_is_pinned_to_one() {
+        std::thread::spawn(|| {
+            let allowed = super::affinity_of(0).expect("affinity").count();
+            assert!(allowed >= 1);
+            assert_eq!(super::pinned_to_one(), allowed == 1);
+            assert!(
+                super::move_to(0, super::current()),
+                "sched_setaffinity refused"
+            );
+            assert_eq!(super::affinity_of(0).expect("affinity").count(), 1);
+            assert!(super::pinned_to_one());
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

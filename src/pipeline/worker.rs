@@ -61,6 +61,9 @@ pub(super) struct Worker<T, E> {
     held_poll: Duration,
     /// How many CPUs this process may run on.
     cpus: usize,
+    /// Whether this thread, and the threads of the process that created it, may run on one
+    /// CPU only: see [`Worker::sleeps_between_batches`].
+    one_cpu: bool,
 }
 
 impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
@@ -83,6 +86,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
             charged: 0,
             held_poll: HELD_POLL,
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            one_cpu: super::cpu::pinned_to_one(),
         }
     }
 
@@ -186,7 +190,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                 // stays set, so the worker comes back here once it has answered.
                 return;
             }
-            if self.producers_fill_every_cpu() {
+            if self.sleeps_between_batches() {
                 if self.sleep_unless_batch_ready() {
                     continue;
                 }
@@ -226,13 +230,16 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
         self.available() >= s.batch_size && !s.wake_pending.swap(true, Ordering::SeqCst)
     }
 
-    /// Whether at least as many threads as there are CPUs pushed items within the last
-    /// `ACTIVE_WINDOW`. Never on a single CPU: there the worker always shares its CPU with
-    /// the producers, each yield of the polling worker hands it straight to them, and
-    /// sleeping would only add the cost of the wake-ups (span_basic under `taskset -c 0`:
-    /// 43.0-44.3 ns a span polling, 46.6-47.4 sleeping).
-    fn producers_fill_every_cpu(&mut self) -> bool {
-        if self.cpus == 1 {
+    /// Whether the worker sleeps between batches instead of polling: when at least as many
+    /// threads as there are CPUs pushed items within the last `ACTIVE_WINDOW`. Never when
+    /// the process is pinned to one CPU: there the worker always shares it with the
+    /// producers, each yield of the polling worker hands it straight to them, and sleeping
+    /// would only add the cost of the wake-ups (span_basic under `taskset -c 0`: 43.0-44.3
+    /// ns a span polling, 46.6-47.4 sleeping). A quota of one CPU's time is not that case:
+    /// `cpus` is then 1 but the threads run on different CPUs, where a polling worker would
+    /// spend the quota the producer needs.
+    fn sleeps_between_batches(&mut self) -> bool {
+        if self.one_cpu {
             return false;
         }
         let now = Instant::now();

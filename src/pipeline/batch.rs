@@ -1,7 +1,7 @@
 //! The generic batch pipeline: per-thread lock-free rings + one export thread.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::thread::LocalKey;
@@ -88,7 +88,7 @@ pub(super) struct Pull {
 pub(super) struct Shared<T> {
     /// Identifies the pipeline in the threads' ring lists.
     id: u64,
-    pub(super) budget: Budget,
+    pub(super) budget: Arc<Budget>,
     pub(super) batch_size: usize,
     pub(super) wake_pending: CachePadded<AtomicBool>,
     /// The CPU the export thread last ran on (`-1` before it runs, or where unknown).
@@ -151,7 +151,7 @@ impl<T: PipelineItem> BatchPipeline<T> {
         let config = config.normalized();
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            budget: Budget::new(config.max_queue_size),
+            budget: Arc::new(Budget::new(config.max_queue_size)),
             batch_size: config.max_export_batch_size,
             wake_pending: CachePadded::new(AtomicBool::new(false)),
             worker_cpu: CachePadded::new(AtomicI32::new(-1)),
@@ -235,13 +235,17 @@ impl<T: PipelineItem> BatchPipeline<T> {
             Some(Pushed::Queued { used: None }) => {}
             Some(Pushed::Queued { used: Some(used) }) => {
                 if used >= s.batch_size {
-                    let woke = !s.wake_pending.load(Ordering::Relaxed) && self.wake();
+                    let woke = self.wake_if_asleep();
                     if !self.yield_for_batch() && woke {
                         // The export thread was asleep (as when every CPU has a producer),
                         // and the kernel may place it on this CPU: let it run now rather
                         // than when this thread's time slice ends or the queue is full.
                         std::thread::yield_now();
                     }
+                } else if s.budget.in_rings() >= s.batch_size {
+                    // Several threads hold a batch between them, none a whole one (more
+                    // threads than the queue has batches would otherwise fill it first).
+                    self.wake_if_asleep();
                 }
             }
             Some(Pushed::Full(item)) => {
@@ -381,6 +385,17 @@ impl<T: PipelineItem> BatchPipeline<T> {
         s.worker_cpu.store(here, Ordering::Relaxed);
         s.pulled.store(true, Ordering::Release);
         true
+    }
+
+    /// A batch is ready: wakes the export thread if it sleeps. Returns whether this call
+    /// sent the wake-up.
+    #[inline]
+    fn wake_if_asleep(&self) -> bool {
+        // Orders this thread's pushes before the read of `wake_pending`; the export thread
+        // clears it and fences before it reads the rings (`Worker::sleep_unless_batch_ready`),
+        // so that either it sees the batch or this thread sees it asleep.
+        fence(Ordering::SeqCst);
+        !self.shared.wake_pending.load(Ordering::Relaxed) && self.wake()
     }
 
     /// Wakes the export thread unless it is awake or already being woken. Returns whether
@@ -940,5 +955,164 @@ mod tests {
         assert_eq!(c.0.load(Ordering::SeqCst), 1);
         assert_eq!((st.accepted, st.dropped, st.exported), (1, 2, 1), "{st:?}");
         assert!(p.shutdown().is_err(), "the worker is gone");
+    }
+
+    #[test]
+    fn threads_that_each_hold_less_than_a_batch_still_get_it_exported() {
+        // Eight threads trickle items in: no thread's ring ever holds a batch, but together
+        // they hold more than one. The export thread (asleep on a machine with fewer CPUs
+        // than producers) must be woken for it, not left for the timer or a full queue.
+        let c = Count::default();
+        let p = BatchPipeline::new(c.clone(), cfg(2048, 512), "test-bsp");
+        std::thread::scope(|s| {
+            for t in 0..8u32 {
+                let p = &p;
+                s.spawn(move || {
+                    for i in 0..100 {
+                        p.push(t * 1000 + i);
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                });
+            }
+        });
+        // 800 items, of which up to 8 x 31 not yet reported to the shared count: at least
+        // one batch is due.
+        wait_until(|| c.0.load(Ordering::SeqCst) >= 512);
+        let st = p.stats();
+        assert!(
+            st.exported >= 512,
+            "{st:?}, batches {:?}",
+            c.1.lock().unwrap()
+        );
+        assert_eq!(st.dropped, 0, "{st:?}");
+        p.shutdown().unwrap();
+        assert_eq!(c.0.load(Ordering::SeqCst), 800);
+    }
+
+    #[test]
+    fn threads_that_exit_do_not_loosen_the_queue_bound() {
+        // Each short-lived thread leaves its last pushes (fewer than 32) unreported to the
+        // shared count, which the export thread still counts off when it takes them: unless
+        // they are reported when the thread exits, the count drifts lower with each thread,
+        // and the queue is bounded no more.
+        let release = Arc::new(AtomicBool::new(true));
+        #[derive(Clone)]
+        struct Gate(Arc<AtomicBool>, Arc<AtomicUsize>);
+        impl BatchExport<u32> for Gate {
+            fn export(&mut self, batch: &[u32]) -> SdkResult {
+                while !self.0.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                self.1.fetch_add(batch.len(), Ordering::SeqCst);
+                Ok(())
+            }
+        }
+        let e = Gate(release.clone(), Arc::default());
+        let p = BatchPipeline::new(e.clone(), cfg(256, 64), "test-bsp");
+        for t in 0..500 {
+            std::thread::scope(|s| {
+                s.spawn(|| p.push(t));
+            });
+        }
+        p.force_flush().unwrap();
+        assert_eq!(e.1.load(Ordering::SeqCst), 500);
+        assert_eq!(p.shared.budget.queued(), 0, "nothing is queued");
+        // Now the exporter is stuck: the bound holds as for threads that never exited.
+        release.store(false, Ordering::SeqCst);
+        let before = p.stats().accepted;
+        std::thread::scope(|s| {
+            for t in 0..4u32 {
+                let p = &p;
+                s.spawn(move || {
+                    for i in 0..10_000 {
+                        p.push(t * 100_000 + i);
+                    }
+                });
+            }
+        });
+        let accepted = p.stats().accepted - before;
+        // 256 queued, one batch of 64 possibly taken by the (stuck) worker, slack 4 x 31.
+        assert!(accepted <= 256 + 64 + 4 * 31, "{accepted} accepted");
+        release.store(true, Ordering::SeqCst);
+        p.shutdown().unwrap();
+    }
+
+    #[test]
+    fn rings_of_exited_threads_are_let_go_while_the_queue_stays_busy() {
+        // Two threads keep a full batch always queued, so the export thread never sleeps
+        // and its timer never fires, while short-lived threads come and go.
+        let e = Slow(Arc::default(), Duration::from_micros(200));
+        let p = BatchPipeline::new(e.clone(), cfg(2048, 64), "test-bsp");
+        let stop = AtomicBool::new(false);
+        let left = std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    while !stop.load(Ordering::Relaxed) {
+                        p.push(1);
+                        std::hint::spin_loop();
+                    }
+                });
+            }
+            for _ in 0..300 {
+                std::thread::scope(|s2| {
+                    s2.spawn(|| (0..10).for_each(|i| p.push(i)));
+                });
+            }
+            // Each exited thread's ring goes once the worker has emptied it.
+            wait_until(|| p.shared.registry().metas.len() <= 10);
+            let left = p.shared.registry().metas.len();
+            stop.store(true, Ordering::Relaxed);
+            left
+        });
+        assert!(left <= 10, "{left} rings still registered");
+        p.shutdown().unwrap();
+    }
+
+    #[test]
+    fn a_panicking_exporter_hook_fails_the_call_and_keeps_the_counts() {
+        struct Panicky;
+        impl BatchExport<u32> for Panicky {
+            fn export(&mut self, _b: &[u32]) -> SdkResult {
+                Ok(())
+            }
+            fn held(&mut self) -> usize {
+                panic!("held")
+            }
+            fn set_resource(&mut self, _r: &Resource) {
+                panic!("set_resource")
+            }
+            fn force_flush(&mut self) -> SdkResult {
+                panic!("force_flush")
+            }
+            fn shutdown(&mut self) -> SdkResult {
+                panic!("shutdown")
+            }
+        }
+        let p = BatchPipeline::new(Panicky, cfg(100, 10), "test-bsp");
+        p.set_resource(&Resource::empty());
+        (0..5).for_each(|i| p.push(i));
+        let flushed = p.force_flush();
+        assert!(
+            matches!(&flushed, Err(SdkError::Failed(m)) if m.contains("force_flush panicked")),
+            "{flushed:?}"
+        );
+        // The export thread lives on.
+        (0..5).for_each(|i| p.push(i));
+        assert!(p.force_flush().is_err());
+        let st = p.stats();
+        assert_eq!((st.accepted, st.exported), (10, 10), "{st:?}");
+        let closed = p.shutdown();
+        assert!(
+            matches!(&closed, Err(SdkError::Failed(m)) if m.contains("shutdown panicked")),
+            "{closed:?}"
+        );
+        let st = p.stats();
+        assert_eq!(st.accepted, st.exported + st.failed + st.dropped, "{st:?}");
+        assert_eq!(
+            p.shared.pull.lock().unwrap().tid,
+            0,
+            "the exited thread's id is cleared"
+        );
+        assert!(p.shared.registry().worker_done);
     }
 }

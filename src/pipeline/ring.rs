@@ -97,8 +97,10 @@ impl<T> RingReader<T> {
 #[derive(Debug)]
 pub(super) struct Budget {
     /// Items in the rings, minus those pushed but not yet reported by their producer (so it
-    /// may be briefly negative).
+    /// may be briefly negative), plus those the exporter holds.
     queued: crossbeam_utils::CachePadded<AtomicIsize>,
+    /// Of `queued`, the items the exporter holds (written by the export thread only).
+    held: AtomicIsize,
     max: isize,
 }
 
@@ -106,6 +108,7 @@ impl Budget {
     pub(super) fn new(max: usize) -> Self {
         Budget {
             queued: crossbeam_utils::CachePadded::new(AtomicIsize::new(0)),
+            held: AtomicIsize::new(0),
             max: isize::try_from(max).unwrap_or(isize::MAX),
         }
     }
@@ -122,7 +125,28 @@ impl Budget {
 
     /// Counts `n` items held outside the rings (by the exporter) against the queue.
     pub(super) fn charge(&self, n: usize) {
+        self.held.fetch_add(n as isize, Ordering::Relaxed);
         self.queued.fetch_add(n as isize, Ordering::Relaxed);
+    }
+
+    /// The exporter let go of `n` items it held.
+    pub(super) fn discharge(&self, n: usize) {
+        self.held.fetch_sub(n as isize, Ordering::Relaxed);
+        self.queued.fetch_sub(n as isize, Ordering::Relaxed);
+    }
+
+    /// About how many items all rings hold together (producers report 32 pushes at a
+    /// time): whether a batch is ready even when no single thread's ring holds one.
+    #[inline]
+    pub(super) fn in_rings(&self) -> usize {
+        let n = self.queued.load(Ordering::Relaxed) - self.held.load(Ordering::Relaxed);
+        n.max(0) as usize
+    }
+
+    /// The shared count (for tests).
+    #[cfg(test)]
+    pub(super) fn queued(&self) -> isize {
+        self.queued.load(Ordering::Relaxed)
     }
 }
 
@@ -138,11 +162,26 @@ struct LocalRing<T> {
     pipeline: u64,
     producer: Producer<T>,
     meta: Arc<RingMeta>,
+    /// The pipeline's budget: the pushes not yet reported go to it when this thread exits.
+    budget: Arc<Budget>,
     pushed: u64,
     /// Pushes not yet added to the budget's count.
     unreported: u32,
     /// Pushes refused since this thread last pushed (see [`LocalRings::push`]).
     refused: u32,
+}
+
+impl<T> Drop for LocalRing<T> {
+    /// The export thread counts every item it takes off the budget, so the pushes not yet
+    /// reported must be added, or the count would drift lower with each exiting thread and
+    /// the queue would no longer be bounded.
+    fn drop(&mut self) {
+        if self.unreported > 0 {
+            self.budget
+                .queued
+                .fetch_add(self.unreported as isize, Ordering::Relaxed);
+        }
+    }
 }
 
 /// This thread's rings for one item type, most recently used first.
@@ -198,7 +237,7 @@ impl<T> LocalRings<T> {
     pub(super) fn push(
         &mut self,
         id: u64,
-        budget: &Budget,
+        budget: &Arc<Budget>,
         item: T,
         register: impl Fn(usize) -> (Producer<T>, Arc<RingMeta>),
         relieve: impl FnOnce() -> bool,
@@ -225,7 +264,7 @@ impl<T> LocalRings<T> {
     fn find_or_add(
         &mut self,
         id: u64,
-        budget: &Budget,
+        budget: &Arc<Budget>,
         register: &impl Fn(usize) -> (Producer<T>, Arc<RingMeta>),
     ) -> &mut LocalRing<T> {
         let at = match self.rings.iter().position(|r| r.pipeline == id) {
@@ -238,6 +277,7 @@ impl<T> LocalRings<T> {
                     pipeline: id,
                     producer,
                     meta,
+                    budget: Arc::clone(budget),
                     pushed: 0,
                     unreported: 0,
                     refused: 0,
@@ -366,7 +406,7 @@ mod tests {
     #[test]
     fn rings_are_per_pipeline_and_dead_ones_are_freed() {
         let mut rings = LocalRings::<u32>::new();
-        let budget = Budget::new(4);
+        let budget = Arc::new(Budget::new(4));
         let reg = Registrar::new();
         for i in 0..4 {
             assert!(matches!(
@@ -419,7 +459,7 @@ mod tests {
     #[test]
     fn a_thread_ring_starts_small_and_grows_to_the_queue_size() {
         let mut rings = LocalRings::<u32>::new();
-        let budget = Budget::new(5000);
+        let budget = Arc::new(Budget::new(5000));
         let reg = Registrar::new();
         let mut queued = 0;
         for i in 0..6000 {
@@ -467,7 +507,7 @@ mod tests {
 
     #[test]
     fn the_budget_bounds_all_rings_together() {
-        let budget = Budget::new(64);
+        let budget = Arc::new(Budget::new(64));
         let reg = Registrar::new();
         // Two "threads" (two ring sets) share one pipeline's budget.
         let (mut a, mut b) = (LocalRings::<u32>::new(), LocalRings::<u32>::new());
@@ -497,7 +537,7 @@ mod tests {
     #[test]
     fn a_full_queue_is_relieved_once_every_few_refused_pushes() {
         use std::cell::Cell;
-        let budget = Budget::new(4);
+        let budget = Arc::new(Budget::new(4));
         let reg = Registrar::new();
         let mut rings = LocalRings::<u32>::new();
         let calls = Cell::new(0);

@@ -11,7 +11,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use super::batch::{BatchExport, Control, Shared};
 use super::ring::RingReader;
 use crate::diagnostics;
-use crate::error::{SdkError, SdkResult};
+use crate::error::{catch_panic, SdkError, SdkResult};
+use std::panic::AssertUnwindSafe;
 
 /// How long the worker polls for the next full batch before going to sleep: a few batch
 /// times at full rate (512 spans at ~100 ns), so a steady producer never has to wake it.
@@ -64,6 +65,45 @@ pub(super) struct Worker<T, E> {
     /// Whether this thread, and the threads of the process that created it, may run on one
     /// CPU only: see [`Worker::sleeps_between_batches`].
     one_cpu: bool,
+    /// [`Worker::finish`] ran.
+    finished: bool,
+}
+
+impl<T, E> Drop for Worker<T, E> {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl<T, E> Worker<T, E> {
+    /// Hands the rings back to the pipeline: items pushed after the final drain stay there
+    /// and are counted as dropped. Runs once, when the worker is dropped if not before (a
+    /// panic in the worker's own code still leaves the counts right and the thread's id
+    /// cleared).
+    fn finish(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        // Items taken out of the rings whose export never ended (the worker panicked).
+        let lost = self.batch.len() as u64;
+        if lost > 0 {
+            self.batch.clear();
+            self.shared.failed.fetch_add(lost, Ordering::Release);
+        }
+        // From here on no producer may move this thread: its id is free for reuse once it
+        // exits.
+        self.pull().tid = 0;
+        let mut reg = self.shared.registry();
+        reg.orphans.append(&mut self.rings);
+        reg.worker_done = true;
+    }
+
+    /// The state of producers' moves of this thread.
+    fn pull(&self) -> std::sync::MutexGuard<'_, super::batch::Pull> {
+        // Nothing panics while holding the lock; a poisoned lock still holds valid data.
+        self.shared.pull.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
@@ -87,6 +127,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
             held_poll: HELD_POLL,
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             one_cpu: super::cpu::pinned_to_one(),
+            finished: false,
         }
     }
 
@@ -113,10 +154,17 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
             };
             match self.control.recv_deadline(wake_at) {
                 Ok(Control::Wake) => self.run_busy(),
-                Ok(Control::Resource(r)) => self.exporter.set_resource(&r),
+                Ok(Control::Resource(r)) => {
+                    let exporter = &mut self.exporter;
+                    let _ = catch_panic("exporter's set_resource", || {
+                        exporter.set_resource(&r);
+                        Ok(())
+                    });
+                }
                 Ok(Control::Flush(ack)) => {
                     let _ = self.drain(Drain::Queued);
-                    let flushed = self.exporter.force_flush();
+                    let exporter = &mut self.exporter;
+                    let flushed = catch_panic("exporter's force_flush", || exporter.force_flush());
                     self.sync_held();
                     let res = match self.failure_since_flush.take() {
                         Some(e) => Err(e),
@@ -129,7 +177,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                     // counted and reported when they happened.
                     self.failure_since_flush = None;
                     let _ = self.drain(Drain::All);
-                    let closed = self.exporter.shutdown();
+                    let closed = self.shut_exporter();
                     self.sync_held();
                     let res = match self.failure_since_flush.take() {
                         Some(e) => Err(e),
@@ -152,7 +200,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     let _ = self.drain(Drain::All);
-                    let _ = self.exporter.shutdown();
+                    let _ = self.shut_exporter();
                     self.finish();
                     return;
                 }
@@ -160,15 +208,10 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
         }
     }
 
-    /// Hands the rings back to the pipeline: items pushed after the final drain stay there
-    /// and are counted as dropped.
-    fn finish(&mut self) {
-        // From here on no producer may move this thread: its id is free for reuse once it
-        // exits.
-        self.pull().tid = 0;
-        let mut reg = self.shared.registry();
-        reg.orphans.append(&mut self.rings);
-        reg.worker_done = true;
+    /// Shuts the exporter down (a panic in it counts as a failure).
+    fn shut_exporter(&mut self) -> SdkResult {
+        let exporter = &mut self.exporter;
+        catch_panic("exporter's shutdown", || exporter.shutdown())
     }
 
     /// Exports full batches for as long as producers keep filling them. Between batches the
@@ -224,9 +267,15 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     /// About to block: lets producers wake this thread again, then looks once more, so that a
     /// batch completed in between is not left waiting for the timer. `true` when such a batch
     /// is there (and the worker stays awake).
-    fn sleep_unless_batch_ready(&self) -> bool {
+    fn sleep_unless_batch_ready(&mut self) -> bool {
+        self.shared.wake_pending.store(false, Ordering::SeqCst);
+        // Pairs with the producers' fence before they read `wake_pending`
+        // (`BatchPipeline::wake_if_asleep`): either a producer sees the flag cleared and
+        // sends a wake-up, or this thread sees its pushes.
+        fence(Ordering::SeqCst);
+        // A ring registered (and filled) since the last look counts too.
+        self.adopt();
         let s = &self.shared;
-        s.wake_pending.store(false, Ordering::SeqCst);
         self.available() >= s.batch_size && !s.wake_pending.swap(true, Ordering::SeqCst)
     }
 
@@ -245,7 +294,10 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
         let now = Instant::now();
         let mut active = 0;
         for r in &mut self.rings {
-            active += usize::from(r.pushed_within(ACTIVE_WINDOW, now));
+            // A ring whose thread exited, or left it for a larger one, has no producer.
+            if !r.consumer.is_abandoned() {
+                active += usize::from(r.pushed_within(ACTIVE_WINDOW, now));
+            }
         }
         active >= self.cpus
     }
@@ -278,12 +330,6 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
         self.shared.pulled.store(false, Ordering::Relaxed);
     }
 
-    /// The state of producers' moves of this thread.
-    fn pull(&self) -> std::sync::MutexGuard<'_, super::batch::Pull> {
-        // Nothing panics while holding the lock; a poisoned lock still holds valid data.
-        self.shared.pull.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Takes over the rings registered since the last call.
     #[inline]
     fn adopt(&mut self) {
@@ -314,6 +360,9 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
             }
             // A failed batch is counted; the next one may succeed.
             let _ = self.fill_and_export(None);
+            // Under sustained load the worker stays in this loop, away from the timer's
+            // drain: the rings of threads that exited are let go here as well.
+            self.retire_exited();
         }
     }
 
@@ -418,7 +467,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
         let n = self.batch.len() as u64;
         let exporter = &mut self.exporter;
         let batch = &self.batch;
-        let res = crate::error::catch_panic("exporter", || exporter.export(batch));
+        let res = catch_panic("exporter", || exporter.export(batch));
         match &res {
             Ok(()) => {
                 self.shared.exported.fetch_add(n, Ordering::Release);
@@ -445,14 +494,17 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     /// earlier ones travel) must not let the processor hold more than `max_queue_size`.
     #[inline]
     fn sync_held(&mut self) {
-        let held = self.exporter.held();
+        // An exporter whose `held` panics is taken to hold what it held before.
+        let exporter = &mut self.exporter;
+        let held =
+            std::panic::catch_unwind(AssertUnwindSafe(|| exporter.held())).unwrap_or(self.charged);
         if held == self.charged {
             return;
         }
         if held > self.charged {
             self.shared.budget.charge(held - self.charged);
         } else {
-            self.shared.budget.release(self.charged - held);
+            self.shared.budget.discharge(self.charged - held);
         }
         self.charged = held;
         self.held_poll = HELD_POLL;

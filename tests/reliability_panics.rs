@@ -128,3 +128,128 @@ fn periodic_reader_survives_a_panicking_exporter() {
     assert_eq!(exporter.exported.load(Ordering::SeqCst), 1);
     let _ = provider.shutdown();
 }
+
+/// Exports fine, but its `force_flush` and `shutdown` panic every time.
+#[derive(Debug, Clone, Default)]
+struct BadHooks {
+    exported: Arc<AtomicU64>,
+}
+
+impl SpanExporter for BadHooks {
+    fn export(&mut self, batch: &[Box<SpanData>]) -> SdkResult {
+        self.exported
+            .fetch_add(batch.len() as u64, Ordering::SeqCst);
+        Ok(())
+    }
+    fn force_flush(&mut self) -> SdkResult {
+        panic!("force_flush hook")
+    }
+    fn shutdown(&mut self) -> SdkResult {
+        panic!("shutdown hook")
+    }
+}
+
+impl LogExporter for BadHooks {
+    fn export(&mut self, batch: &[Box<LogData>]) -> SdkResult {
+        self.exported
+            .fetch_add(batch.len() as u64, Ordering::SeqCst);
+        Ok(())
+    }
+    fn force_flush(&mut self) -> SdkResult {
+        panic!("force_flush hook")
+    }
+    fn shutdown(&mut self) -> SdkResult {
+        panic!("shutdown hook")
+    }
+}
+
+impl MetricExporter for BadHooks {
+    fn export(&mut self, _metrics: &ResourceMetrics) -> SdkResult {
+        self.exported.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+    fn force_flush(&mut self) -> SdkResult {
+        panic!("force_flush hook")
+    }
+    fn shutdown(&mut self) -> SdkResult {
+        panic!("shutdown hook")
+    }
+}
+
+/// `force_flush` and `shutdown` of the provider fail, naming the panic, and telemetry keeps
+/// flowing between them.
+fn assert_panicked(r: SdkResult, hook: &str) {
+    let err = r.expect_err("the hook panicked");
+    assert!(
+        err.to_string().contains(&format!("{hook} panicked")),
+        "{err}"
+    );
+}
+
+#[test]
+fn span_processors_survive_panicking_flush_and_shutdown_hooks() {
+    for batch in [false, true] {
+        let exporter = BadHooks::default();
+        let builder = TracerProvider::builder();
+        let provider = if batch {
+            builder.with_batch_exporter(exporter.clone())
+        } else {
+            builder.with_simple_exporter(exporter.clone())
+        }
+        .build();
+        let tracer = provider.tracer("panics");
+        tracer.start("first").end();
+        assert_panicked(provider.force_flush(), "force_flush");
+        // Still exporting: the panic neither killed the export thread nor poisoned the
+        // simple processor's lock.
+        tracer.start("second").end();
+        assert_panicked(provider.force_flush(), "force_flush");
+        assert_eq!(
+            exporter.exported.load(Ordering::SeqCst),
+            2,
+            "batch: {batch}"
+        );
+        assert_panicked(provider.shutdown(), "shutdown");
+    }
+}
+
+#[test]
+fn log_processors_survive_panicking_flush_and_shutdown_hooks() {
+    for batch in [false, true] {
+        let exporter = BadHooks::default();
+        let builder = LoggerProvider::builder();
+        let provider = if batch {
+            builder.with_batch_exporter(exporter.clone())
+        } else {
+            builder.with_simple_exporter(exporter.clone())
+        }
+        .build();
+        let logger = provider.logger("panics");
+        logger.emit(LogRecord::new().with_body("first"));
+        assert_panicked(provider.force_flush(), "force_flush");
+        logger.emit(LogRecord::new().with_body("second"));
+        assert_panicked(provider.force_flush(), "force_flush");
+        assert_eq!(
+            exporter.exported.load(Ordering::SeqCst),
+            2,
+            "batch: {batch}"
+        );
+        assert_panicked(provider.shutdown(), "shutdown");
+    }
+}
+
+#[test]
+fn periodic_reader_survives_panicking_flush_and_shutdown_hooks() {
+    let exporter = BadHooks::default();
+    let reader = PeriodicExportingMetricReader::builder(exporter.clone())
+        .with_interval(Duration::from_secs(3600))
+        .build();
+    let provider = MeterProvider::builder().with_reader(reader).build();
+    let counter = provider.meter("panics").u64_counter("c").build();
+    counter.add(1, &[]);
+    assert_panicked(provider.force_flush(), "force_flush");
+    counter.add(1, &[]);
+    assert_panicked(provider.force_flush(), "force_flush");
+    assert_eq!(exporter.exported.load(Ordering::SeqCst), 2);
+    assert_panicked(provider.shutdown(), "shutdown");
+}

@@ -95,23 +95,28 @@ impl LogProcessor for SimpleLogProcessor {
         if self.shut_down.load(Ordering::Acquire) {
             return Err(SdkError::AlreadyShutdown);
         }
-        self.exporter
+        let mut exporter = self
+            .exporter
             .lock()
-            .map_err(|_| SdkError::failed("exporter lock poisoned"))?
-            .force_flush()
+            .map_err(|_| SdkError::failed("exporter lock poisoned"))?;
+        crate::error::catch_panic("exporter's force_flush", || exporter.force_flush())
     }
     fn shutdown(&self) -> SdkResult {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Err(SdkError::AlreadyShutdown);
         }
-        self.exporter
+        let mut exporter = self
+            .exporter
             .lock()
-            .map_err(|_| SdkError::failed("exporter lock poisoned"))?
-            .shutdown()
+            .map_err(|_| SdkError::failed("exporter lock poisoned"))?;
+        crate::error::catch_panic("exporter's shutdown", || exporter.shutdown())
     }
     fn set_resource(&mut self, resource: &Resource) {
         if let Ok(e) = self.exporter.get_mut() {
-            e.set_resource(resource);
+            let _ = crate::error::catch_panic("exporter's set_resource", || {
+                e.set_resource(resource);
+                Ok(())
+            });
         }
     }
 }

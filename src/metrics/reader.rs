@@ -16,7 +16,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::diagnostics;
 use crate::env::millis_or_report;
-use crate::error::{SdkError, SdkResult};
+use crate::error::{catch_panic, SdkError, SdkResult};
 use crate::metrics::data::ResourceMetrics;
 use crate::metrics::exporter::MetricExporter;
 use crate::metrics::provider::Pipeline;
@@ -424,7 +424,7 @@ fn run(
             return Ok(());
         }
         let started = Instant::now();
-        let result = crate::error::catch_panic("metric exporter", || exporter.export(&metrics));
+        let result = catch_panic("metric exporter", || exporter.export(&metrics));
         if started.elapsed() > timeout {
             diagnostics::report(&format!(
                 "metric export took {:?}, more than the {timeout:?} timeout",
@@ -437,12 +437,15 @@ fn run(
     loop {
         match rx.recv_deadline(next) {
             Ok(Msg::Flush(reply)) => {
-                let r = export(&mut exporter).and(exporter.force_flush());
+                let r = export(&mut exporter)
+                    .and(catch_panic("metric exporter's force_flush", || {
+                        exporter.force_flush()
+                    }));
                 let _ = reply.send(r);
             }
             Ok(Msg::Shutdown(reply)) => {
                 let r = export(&mut exporter);
-                let r2 = exporter.shutdown();
+                let r2 = catch_panic("metric exporter's shutdown", || exporter.shutdown());
                 let _ = reply.send(r.and(r2));
                 return;
             }
@@ -454,7 +457,7 @@ fn run(
             }
             Err(RecvTimeoutError::Disconnected) => {
                 let _ = export(&mut exporter);
-                let _ = exporter.shutdown();
+                let _ = catch_panic("metric exporter's shutdown", || exporter.shutdown());
                 return;
             }
         }

@@ -265,7 +265,8 @@ impl MeterProviderBuilder {
     }
 
     /// The provider; readers start (the periodic reader's thread) here.
-    pub fn build(self) -> MeterProvider {
+    pub fn build(mut self) -> MeterProvider {
+        self.readers.retain(|r| r.claim());
         let temporalities = self
             .readers
             .iter()

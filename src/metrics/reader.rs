@@ -25,6 +25,11 @@ use crate::metrics::{InstrumentKind, Temporality, TemporalityPreference};
 /// What the provider needs from a reader.
 pub(crate) trait ReaderImpl: Send + Sync {
     fn temporality(&self, kind: InstrumentKind) -> Temporality;
+    /// Takes the reader for a provider being built: `false` (reported) when another
+    /// provider has it already, and this one must do without it.
+    fn claim(&self) -> bool {
+        true
+    }
     /// Connects the reader to the provider's pipeline as reader number `index`.
     fn register(&self, pipeline: Arc<Pipeline>, index: usize);
     fn force_flush(&self) -> SdkResult;
@@ -73,6 +78,8 @@ pub struct ManualReader {
 struct ManualInner {
     selector: Selector,
     pipeline: Mutex<Option<(Arc<Pipeline>, usize)>>,
+    /// A provider took this reader (see `ReaderImpl::claim`).
+    claimed: AtomicBool,
     shut_down: AtomicBool,
 }
 
@@ -155,6 +162,7 @@ impl ManualReaderBuilder {
             inner: Arc::new(ManualInner {
                 selector: self.selector,
                 pipeline: Mutex::new(None),
+                claimed: AtomicBool::new(false),
                 shut_down: AtomicBool::new(false),
             }),
         }
@@ -164,6 +172,18 @@ impl ManualReaderBuilder {
 impl ReaderImpl for ManualReader {
     fn temporality(&self, kind: InstrumentKind) -> Temporality {
         (self.inner.selector)(kind)
+    }
+
+    fn claim(&self) -> bool {
+        if self.inner.claimed.swap(true, Ordering::SeqCst) {
+            // The specification: a reader belongs to one provider. The second one must not
+            // collect through it, nor shut it down.
+            diagnostics::report(
+                "a ManualReader belongs to one meter provider; this one is built without it",
+            );
+            return false;
+        }
+        true
     }
 
     fn register(&self, pipeline: Arc<Pipeline>, index: usize) {

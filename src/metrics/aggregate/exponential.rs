@@ -144,8 +144,11 @@ impl ExpoState {
         } else {
             self.negative.range_with(idx)
         };
+        // In 64 bits: at the largest scales the indexes of a subnormal and of a huge value
+        // are more than `i32::MAX` apart.
+        let (lo, hi) = (i64::from(lo), i64::from(hi));
         let mut change = 0;
-        while (hi >> change) - (lo >> change) + 1 > max_size as i32
+        while (hi >> change) - (lo >> change) + 1 > max_size as i64
             && self.scale - change > MIN_SCALE
         {
             change += 1;

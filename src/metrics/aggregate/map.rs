@@ -19,18 +19,21 @@ use crate::metrics::exemplar::Reservoir;
 pub(crate) const OVERFLOW_KEY: &str = "otel.metric.overflow";
 
 // The series' state word:
-// - bits 0..32: recorders currently updating the cell (delta streams);
+// - bits 0..20: recorders currently updating the cell (delta streams; one per thread at
+//   most, so a million threads on one series would be needed to overflow it);
 // - IDLE (delta): not updated during the last interval;
 // - DEAD (delta): removed from the map; recorders must go through the map again;
 // - TOUCHED (cumulative): recorded at least once;
-// - bits 40..64: updates completed (delta, wrapping), compared by the collector with the
-//   count it saw at the previous collection.
+// - bits 24..64: updates completed (delta, wrapping), compared by the collector with the
+//   count it saw at the previous collection. Forty bits: the count would have to grow by
+//   an exact multiple of 2^40 (about 10^12) in one interval for the collector to take a
+//   series with updates for an idle one, hours of updates to one series at the fastest.
 const INFLIGHT_ONE: u64 = 1;
-const INFLIGHT_MASK: u64 = 0xFFFF_FFFF;
-const IDLE: u64 = 1 << 32;
-const DEAD: u64 = 1 << 33;
-const TOUCHED: u64 = 1 << 34;
-const COMPLETED_SHIFT: u32 = 40;
+const INFLIGHT_MASK: u64 = (1 << 20) - 1;
+const IDLE: u64 = 1 << 20;
+const DEAD: u64 = 1 << 21;
+const TOUCHED: u64 = 1 << 22;
+const COMPLETED_SHIFT: u32 = 24;
 const COMPLETED_ONE: u64 = 1 << COMPLETED_SHIFT;
 
 /// One series: its cell, canonical attributes and exemplars. Aligned to a cache line so
@@ -48,6 +51,12 @@ pub(crate) struct Series<C> {
 }
 
 impl<C> Series<C> {
+    /// Whether this is the series of measurements beyond the cardinality limit.
+    #[inline]
+    pub(crate) fn is_overflow(&self) -> bool {
+        self.overflow
+    }
+
     /// Cumulative: marks the series as recorded (a plain load once marked).
     #[inline(always)]
     pub(crate) fn touch(&self) {

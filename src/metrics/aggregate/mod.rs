@@ -185,7 +185,7 @@ impl<T: Num, A: Aggregator<T>> SyncStream<T, A> {
             series.touch();
         }
         if let Some(reservoir) = &series.exemplars {
-            self.offer_exemplar(reservoir, value, attrs);
+            self.offer_exemplar(reservoir, value, attrs, series.is_overflow());
         }
     }
 
@@ -195,6 +195,7 @@ impl<T: Num, A: Aggregator<T>> SyncStream<T, A> {
         reservoir: &Mutex<Reservoir>,
         value: T,
         attrs: &[KeyValue],
+        overflow: bool,
         ids: (Option<crate::trace::TraceId>, Option<crate::trace::SpanId>),
     ) {
         if let Ok(mut r) = reservoir.lock() {
@@ -202,7 +203,10 @@ impl<T: Num, A: Aggregator<T>> SyncStream<T, A> {
             r.offer(
                 value.number(),
                 ids,
+                // The exemplar keeps the attributes its point does not show: those the
+                // view filters out, or all of them on the overflow point.
                 || match filter {
+                    _ if overflow => attrs.to_vec(),
                     Some(f) => attrs
                         .iter()
                         .filter(|kv| !f.keeps(&kv.key))
@@ -216,9 +220,15 @@ impl<T: Num, A: Aggregator<T>> SyncStream<T, A> {
     }
 
     #[inline]
-    fn offer_exemplar(&self, reservoir: &Mutex<Reservoir>, value: T, attrs: &[KeyValue]) {
+    fn offer_exemplar(
+        &self,
+        reservoir: &Mutex<Reservoir>,
+        value: T,
+        attrs: &[KeyValue],
+        overflow: bool,
+    ) {
         if let Some(ids) = self.config.exemplar_filter.sample() {
-            self.offer_exemplar_slow(reservoir, value, attrs, ids);
+            self.offer_exemplar_slow(reservoir, value, attrs, overflow, ids);
         }
     }
 }

@@ -127,6 +127,7 @@ impl<T: Num> Collect for ObservableStream<T> {
             folded.put(attrs, v, is_sum);
         }
         let delta = self.config.temporality == Temporality::Delta;
+        let monotonic = matches!(self.kind, ObservableKind::Sum { monotonic: true });
         let start = if delta {
             std::mem::replace(&mut s.last_collect, now)
         } else {
@@ -137,7 +138,15 @@ impl<T: Num> Collect for ObservableStream<T> {
             .iter()
             .map(|(attrs, v)| {
                 let value = if delta && is_sum {
-                    v.sub(s.previous.get(attrs).unwrap_or_else(T::zero))
+                    let previous = s.previous.get(attrs).unwrap_or_else(T::zero);
+                    if monotonic && *v < previous {
+                        // A monotonic count that went down was reset (the process it
+                        // observes restarted, say): what it counts now all came after the
+                        // last collection.
+                        *v
+                    } else {
+                        v.sub(previous)
+                    }
                 } else {
                     *v
                 };

@@ -11,7 +11,7 @@ use crate::metrics::{Meter, MeterProvider};
 use crate::propagation::TextMapPropagator;
 use crate::resource::Resource;
 use crate::scope::InstrumentationScope;
-use crate::trace::{Sampler, Tracer, TracerProvider};
+use crate::trace::{Tracer, TracerProvider};
 
 /// One process-wide value. A poisoned lock is recovered: the value is always consistent
 /// (it is only ever replaced whole).
@@ -58,16 +58,11 @@ pub fn set_tracer_provider(provider: TracerProvider) -> Option<TracerProvider> {
 }
 
 /// The global tracer provider (a no-op one until [`set_tracer_provider`] is called: its spans
-/// are not recorded and cost almost nothing).
+/// are not recorded, carry their parent's span context on, and cost almost nothing).
 pub fn tracer_provider() -> TracerProvider {
     TRACER_PROVIDER.get().unwrap_or_else(|| {
         static NOOP: OnceLock<TracerProvider> = OnceLock::new();
-        fallback(&NOOP, || {
-            TracerProvider::builder()
-                .with_resource(Resource::empty())
-                .with_sampler(Sampler::AlwaysOff)
-                .build()
-        })
+        fallback(&NOOP, TracerProvider::noop)
     })
 }
 

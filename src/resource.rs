@@ -254,6 +254,15 @@ pub(crate) fn parse_resource_attributes(raw: &str) -> Result<Vec<KeyValue>, Stri
 }
 
 fn decode(s: &str) -> Result<String, String> {
+    // A '%' must start an escape: two hex digits (the specification discards the whole
+    // variable otherwise, rather than keep the text as it is).
+    let b = s.as_bytes();
+    for (i, _) in s.match_indices('%') {
+        let hex = |j: usize| b.get(j).is_some_and(u8::is_ascii_hexdigit);
+        if !(hex(i + 1) && hex(i + 2)) {
+            return Err(format!("{s:?} has a '%' not followed by two hex digits"));
+        }
+    }
     percent_encoding::percent_decode_str(s)
         .decode_utf8()
         .map(|c| c.into_owned())
@@ -274,6 +283,14 @@ mod tests {
         assert!(parse_resource_attributes("a=b,c").is_err());
         assert!(parse_resource_attributes("=b").is_err());
         assert!(parse_resource_attributes("a=%FF").is_err());
+        // Bad escapes are not kept as text.
+        assert!(parse_resource_attributes("a=%zz").is_err());
+        assert!(parse_resource_attributes("a=b%4").is_err());
+        assert!(parse_resource_attributes("a%=b").is_err());
+        assert_eq!(
+            parse_resource_attributes("a=100%25").unwrap(),
+            vec![KeyValue::new("a", "100%")]
+        );
     }
 
     #[test]

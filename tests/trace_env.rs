@@ -102,6 +102,26 @@ fn environment_variables() {
             );
         },
     );
+    // A provider ignores a bad argument (reported), not the sampler it goes with: the
+    // named sampler gets its default argument (a ratio of 1).
+    for arg in ["1.5", "abc"] {
+        for (name, debug) in [
+            ("traceidratio", "TraceIdRatioBased(1.0)"),
+            ("parentbased_traceidratio", "root: TraceIdRatioBased(1.0)"),
+        ] {
+            with_env(
+                &[
+                    ("OTEL_TRACES_SAMPLER", name),
+                    ("OTEL_TRACES_SAMPLER_ARG", arg),
+                ],
+                || {
+                    let p = otlp_sdk::trace::TracerProvider::builder().build();
+                    let shown = format!("{p:?}");
+                    assert!(shown.contains(debug), "{name}={arg}: {shown}");
+                },
+            );
+        }
+    }
 
     // Span limits: specific variables win over the general ones; garbage keeps the default.
     with_env(

@@ -64,7 +64,9 @@ pub trait SpanProcessor: Send + Sync + fmt::Debug + 'static {
     fn has_on_start(&self) -> bool {
         true
     }
-    /// A sampled span ended; the processor takes it.
+    /// A recording span ended; the processor takes it. Record-only spans (the sampler
+    /// said `RecordOnly`) come here too: `span.span_context.is_sampled()` tells them apart,
+    /// and the built-in processors export only sampled spans.
     fn on_end(&self, span: Box<SpanData>);
     /// [`on_end`](SpanProcessor::on_end) as the provider calls it: with a span that no other
     /// code has had since it ended. Only the SDK can call it (nobody else can make a
@@ -118,7 +120,7 @@ impl SpanProcessor for SimpleSpanProcessor {
     }
     fn on_end(&self, span: Box<SpanData>) {
         use std::sync::atomic::Ordering;
-        if self.shut_down.load(Ordering::Acquire) {
+        if self.shut_down.load(Ordering::Acquire) || !span.span_context.is_sampled() {
             return;
         }
         if let Ok(mut e) = self.exporter.lock() {
@@ -219,12 +221,18 @@ impl SpanProcessor for BatchSpanProcessor {
     }
     #[inline]
     fn on_end(&self, mut span: Box<SpanData>) {
+        if !span.span_context.is_sampled() {
+            return; // record-only: not exported
+        }
         // Called by other code, which may have changed the record.
         crate::trace::pool::Reuse::scan(&mut span);
         self.pipeline.push(span);
     }
     #[inline]
     fn on_end_from_sdk(&self, span: Box<SpanData>, _: FromSdk) {
+        if !span.span_context.is_sampled() {
+            return; // record-only: not exported
+        }
         self.pipeline.push(span);
     }
     fn force_flush(&self) -> SdkResult {

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::attributes::StringValue;
-use crate::diagnostics;
 use crate::error::{first_error, SdkError, SdkResult};
 use crate::resource::Resource;
 use crate::scope::InstrumentationScope;
@@ -132,6 +131,9 @@ pub(crate) struct ProviderInner {
     pub(crate) id_generator: Option<Arc<dyn IdGenerator>>,
     pub(crate) limits: SpanLimits,
     shut_down: AtomicBool,
+    /// The stand-in for a missing SDK (the global provider before one is set): spans carry
+    /// their parent's context, unrecorded.
+    noop: bool,
     dropped_after_shutdown: AtomicU64,
     /// Live [`ProviderHandle`]s.
     handles: std::sync::atomic::AtomicUsize,
@@ -143,9 +145,6 @@ impl ProviderInner {
         if self.shut_down.load(Ordering::Relaxed) {
             self.dropped_after_shutdown.fetch_add(1, Ordering::Relaxed);
             return;
-        }
-        if !span.span_context.is_sampled() {
-            return; // record-only spans are seen by processors' on_start but never exported
         }
         match self.processors.as_slice() {
             [] => {}
@@ -159,8 +158,11 @@ impl ProviderInner {
         }
     }
 
-    pub(crate) fn has_processors(&self) -> bool {
-        !self.processors.is_empty()
+    /// Whether new spans only pass their parent's context on (as the API without an SDK
+    /// does): for the no-op provider, and once shut down.
+    #[inline]
+    pub(crate) fn passes_context_only(&self) -> bool {
+        self.noop || self.shut_down.load(Ordering::Relaxed)
     }
 
     /// Calls the processors' `on_start` hooks; `false` when none has one (the span was not
@@ -188,6 +190,16 @@ impl Default for TracerProvider {
 }
 
 impl TracerProvider {
+    /// What the API does without an SDK (the global provider until one is set): every span
+    /// is non-recording and carries its parent's span context (an invalid one at the root),
+    /// so that a context extracted from a request is injected unchanged downstream.
+    pub(crate) fn noop() -> Self {
+        TracerProvider::builder()
+            .with_resource(Resource::empty())
+            .with_sampler(Sampler::AlwaysOff)
+            .build_with(true)
+    }
+
     /// A builder with the defaults: the default resource, the sampler from the environment
     /// (`ParentBased(AlwaysOn)` when unset), limits from the environment, no processor.
     pub fn builder() -> TracerProviderBuilder {
@@ -309,14 +321,12 @@ impl TracerProviderBuilder {
     }
     /// The provider.
     pub fn build(self) -> TracerProvider {
+        self.build_with(false)
+    }
+
+    fn build_with(self, noop: bool) -> TracerProvider {
         let resource = self.resource.unwrap_or_default();
-        let sampler = self.sampler.unwrap_or_else(|| match Sampler::from_env() {
-            Ok(s) => s.unwrap_or_default(),
-            Err(e) => {
-                diagnostics::report(&format!("{e}; using parentbased_always_on"));
-                Sampler::default()
-            }
-        });
+        let sampler = self.sampler.unwrap_or_else(Sampler::from_env_or_default);
         let mut processors = self.processors;
         for p in &mut processors {
             p.set_resource(&resource);
@@ -331,6 +341,7 @@ impl TracerProviderBuilder {
                 id_generator: self.id_generator,
                 limits: self.limits.unwrap_or_else(SpanLimits::from_env),
                 shut_down: AtomicBool::new(false),
+                noop,
                 dropped_after_shutdown: AtomicU64::new(0),
                 handles: Default::default(),
             }),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::attributes::KeyValue;
 use crate::context::Context;
+use crate::diagnostics;
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::trace::id::{TraceId, TraceState};
 use crate::trace::span_data::{Link, SpanKind};
@@ -117,6 +118,26 @@ impl Sampler {
         };
         let arg = crate::env::var("OTEL_TRACES_SAMPLER_ARG");
         Self::from_name(&name, arg.as_deref()).map(Some)
+    }
+
+    /// What a provider built without a sampler uses: the environment's, as the
+    /// specification reads it. A bad `OTEL_TRACES_SAMPLER_ARG` is reported and ignored (the
+    /// named sampler gets its default argument); an unknown `OTEL_TRACES_SAMPLER` is
+    /// reported and the default used.
+    pub(crate) fn from_env_or_default() -> Sampler {
+        match Self::from_env() {
+            Ok(s) => s.unwrap_or_default(),
+            Err(e) if e.setting() == "OTEL_TRACES_SAMPLER_ARG" => {
+                diagnostics::report(&format!("{e}; ignoring it"));
+                crate::env::var("OTEL_TRACES_SAMPLER")
+                    .and_then(|name| Self::from_name(&name, None).ok())
+                    .unwrap_or_default()
+            }
+            Err(e) => {
+                diagnostics::report(&format!("{e}; using parentbased_always_on"));
+                Sampler::default()
+            }
+        }
     }
 
     fn from_name(name: &str, arg: Option<&str>) -> Result<Sampler, ConfigError> {

@@ -196,15 +196,21 @@ impl Span {
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
         let Some(l) = self.live() else { return };
-        if !span_context.is_valid() {
+        let limits = l.limits();
+        let (attributes, dropped) = collect_limited(attributes, limits.link_attrs());
+        // A link to an invalid context carries nothing, unless it has attributes or a
+        // trace state (the specification keeps those).
+        if !span_context.is_valid()
+            && span_context.trace_state().is_empty()
+            && attributes.is_empty()
+            && dropped == 0
+        {
             return;
         }
-        let limits = l.limits();
         if l.data.links.len() >= limits.max_links_per_span as usize {
             l.data.dropped_links_count += 1;
             return;
         }
-        let (attributes, dropped) = collect_limited(attributes, limits.link_attrs());
         l.data.links.push(Link {
             span_context,
             attributes,

@@ -130,6 +130,9 @@ impl Tracer {
             None => cx,
         };
         let psc = parent_cx.span_context();
+        if self.provider.passes_context_only() {
+            return Err(psc.clone());
+        }
         let has_parent = psc.is_valid();
         let (trace_id, span_id) = match &self.provider.id_generator {
             None if has_parent => (psc.trace_id(), random_span_id()),
@@ -149,10 +152,7 @@ impl Tracer {
         };
         let sampled = result.decision == SamplingDecision::RecordAndSample;
         let flags = psc.trace_flags().with_sampled(sampled);
-        if result.decision == SamplingDecision::Drop
-            || self.provider.is_shut_down()
-            || !self.provider.has_processors()
-        {
+        if result.decision == SamplingDecision::Drop {
             return Err(SpanContext::new(
                 trace_id,
                 span_id,

@@ -204,22 +204,10 @@ fn headers_merge_env_and_builder() {
 }
 
 #[test]
-fn bad_values_are_typed_errors_naming_the_variable_and_value() {
+fn bad_endpoints_and_files_are_typed_errors_naming_the_variable_and_value() {
     let b = Builder::default();
     // (vars, signal, setting named, value shown, kind)
     let table: &[(Vars<'_>, &str, &str, ConfigErrorKind)] = &[
-        (
-            &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml")],
-            "OTEL_EXPORTER_OTLP_PROTOCOL",
-            "http/xml",
-            ConfigErrorKind::Invalid,
-        ),
-        (
-            &[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpcc")],
-            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-            "grpcc",
-            ConfigErrorKind::Invalid,
-        ),
         (
             &[("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318")],
             "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -236,30 +224,6 @@ fn bad_values_are_typed_errors_naming_the_variable_and_value() {
             &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:99999")],
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             "http://h:99999",
-            ConfigErrorKind::Invalid,
-        ),
-        (
-            &[("OTEL_EXPORTER_OTLP_TIMEOUT", "10s")],
-            "OTEL_EXPORTER_OTLP_TIMEOUT",
-            "10s",
-            ConfigErrorKind::Invalid,
-        ),
-        (
-            &[("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0")],
-            "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-            "0",
-            ConfigErrorKind::OutOfRange,
-        ),
-        (
-            &[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")],
-            "OTEL_EXPORTER_OTLP_COMPRESSION",
-            "zstd",
-            ConfigErrorKind::Invalid,
-        ),
-        (
-            &[("OTEL_EXPORTER_OTLP_INSECURE", "yes")],
-            "OTEL_EXPORTER_OTLP_INSECURE",
-            "yes",
             ConfigErrorKind::Invalid,
         ),
         (
@@ -378,4 +342,67 @@ fn build_rejects_pem_files_with_broken_contents() {
         .with_tls_client_cert(cert("client.pem"), cert("client.key"))
         .build()
         .unwrap();
+}
+
+#[test]
+fn values_the_spec_says_to_ignore_are_ignored() {
+    // Unknown enum values, booleans other than "true" and bad numbers are reported and
+    // read as unset (the specification's type-specific guidance), never a failure.
+    let b = Builder::default();
+    for vars in [
+        &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml")][..],
+        &[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpcc")],
+        &[("OTEL_EXPORTER_OTLP_TIMEOUT", "10s")],
+        &[("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0")],
+        &[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")],
+        &[("OTEL_EXPORTER_OTLP_INSECURE", "yes")],
+    ] {
+        let c = ok(&b, Signal::Traces, vars);
+        assert_eq!(c.protocol(), Protocol::HttpProtobuf, "{vars:?}");
+        assert_eq!(c.timeout(), Duration::from_secs(10), "{vars:?}");
+        assert_eq!(c.compression(), Compression::None, "{vars:?}");
+    }
+    // Enum values in any case.
+    let c = ok(
+        &b,
+        Signal::Traces,
+        &[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "HTTP/JSON"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "GZIP"),
+        ],
+    );
+    assert_eq!(
+        (c.protocol(), c.compression()),
+        (Protocol::HttpJson, Compression::Gzip)
+    );
+    // Only "true" (in any case) is true: a scheme-less gRPC endpoint then gets http.
+    for (value, scheme) in [("TRUE", "http"), ("1", "https"), ("yes", "https")] {
+        let c = ok(
+            &b,
+            Signal::Traces,
+            &[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+                ("OTEL_EXPORTER_OTLP_INSECURE", value),
+            ],
+        );
+        assert_eq!(
+            c.endpoint(),
+            format!("{scheme}://collector:4317"),
+            "{value}"
+        );
+    }
+}
+
+#[test]
+fn the_signal_path_goes_before_the_query() {
+    let c = ok(
+        &Builder::default(),
+        Signal::Logs,
+        &[(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://c:4318/base/?tenant=a",
+        )],
+    );
+    assert_eq!(c.endpoint(), "http://c:4318/base/v1/logs?tenant=a");
 }

@@ -710,3 +710,75 @@ fn https_with_a_custom_ca_and_client_certificate() {
     assert!(unverified.export(&make_spans(1)).is_err());
     assert_eq!(collector.received().len(), 1);
 }
+
+/// A client of its own (shared between threads) for `collector`, over HTTP.
+fn shared_client(
+    url: &str,
+    timeout: Duration,
+) -> std::sync::Arc<otlp_sdk::export::otlp::OtlpClient> {
+    let config = OtlpSpanExporter::builder()
+        .with_endpoint(url)
+        .with_protocol(Protocol::HttpProtobuf)
+        .with_timeout(timeout)
+        .with_retry(fast_retry())
+        .resolve_with(otlp_sdk::export::otlp::Signal::Traces, |_| None)
+        .expect("config");
+    std::sync::Arc::new(otlp_sdk::export::otlp::OtlpClient::new(config).expect("client"))
+}
+
+#[test]
+fn shutdown_lets_an_export_on_the_wire_finish() {
+    let collector = FakeHttpCollector::start(vec![
+        HttpReply::status(200).delay(Duration::from_millis(600))
+    ]);
+    let client = shared_client(&collector.url("/v1/traces"), Duration::from_secs(5));
+    let exporting = {
+        let client = std::sync::Arc::clone(&client);
+        std::thread::spawn(move || client.export(&ExportTraceServiceRequest::default(), 1))
+    };
+    // Shut down while the request is on the wire.
+    std::thread::sleep(Duration::from_millis(200));
+    client.shutdown().unwrap();
+    assert_eq!(exporting.join().unwrap(), Ok(()), "the collector took it");
+    assert_eq!((client.stats().exported(), client.stats().failed()), (1, 0));
+    assert_eq!(collector.received().len(), 1);
+}
+
+#[test]
+fn a_request_queued_behind_others_gets_its_whole_timeout() {
+    // One request of a client is on the wire at a time; each takes most of the timeout. The
+    // third waits for two before it is sent, longer than its own timeout, and must not be
+    // timed out for that.
+    let slow = HttpReply::status(200).delay(Duration::from_millis(1200));
+    let collector = FakeHttpCollector::start(vec![slow.clone(), slow.clone(), slow]);
+    let client = shared_client(&collector.url("/v1/traces"), Duration::from_millis(1500));
+    let results: Vec<_> = (0..3)
+        .map(|_| {
+            let client = std::sync::Arc::clone(&client);
+            std::thread::spawn(move || client.export(&ExportTraceServiceRequest::default(), 1))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(results, vec![Ok(()), Ok(()), Ok(())]);
+    assert_eq!((client.stats().exported(), client.stats().failed()), (3, 0));
+    client.shutdown().unwrap();
+}
+
+#[test]
+fn http_success_whose_reply_is_cut_short_is_not_sent_again() {
+    // The collector accepted the spans; only its reply broke off. A retry would deliver
+    // them twice.
+    let collector = FakeHttpCollector::start(vec![HttpReply::status(200)
+        .body("application/x-protobuf", vec![0; 10])
+        .cut_short()]);
+    let mut exp = exporter(
+        &collector.url("/v1/traces"),
+        Protocol::HttpProtobuf,
+        Duration::from_secs(5),
+    );
+    assert_eq!(exp.export(&make_spans(2)), Ok(()));
+    assert_eq!(collector.received().len(), 1, "sent once");
+    assert_eq!(exp.stats().exported(), 2);
+}

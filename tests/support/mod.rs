@@ -245,6 +245,8 @@ pub struct HttpReply {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub delay: Duration,
+    /// Announce a longer body than is sent, then close the connection.
+    pub cut_short: bool,
 }
 
 impl HttpReply {
@@ -254,7 +256,13 @@ impl HttpReply {
             headers: Vec::new(),
             body: Vec::new(),
             delay: Duration::ZERO,
+            cut_short: false,
         }
+    }
+    /// The reply's body ends before its announced length: the connection closes.
+    pub fn cut_short(mut self) -> Self {
+        self.cut_short = true;
+        self
     }
     pub fn header(mut self, k: &str, v: &str) -> Self {
         self.headers.push((k.into(), v.into()));
@@ -483,7 +491,7 @@ where
         let mut out = format!(
             "HTTP/1.1 {} X\r\ncontent-length: {}\r\n",
             reply.status,
-            reply.body.len()
+            reply.body.len() + if reply.cut_short { 100 } else { 0 }
         );
         for (k, v) in &reply.headers {
             out.push_str(&format!("{k}: {v}\r\n"));
@@ -492,7 +500,7 @@ where
         let mut bytes = out.into_bytes();
         bytes.extend_from_slice(&reply.body);
         st.lock().unwrap().active -= 1;
-        if sock.write_all(&bytes).await.is_err() {
+        if sock.write_all(&bytes).await.is_err() || reply.cut_short {
             return;
         }
     }

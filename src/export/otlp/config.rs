@@ -76,9 +76,9 @@ pub enum Protocol {
 
 impl Protocol {
     /// Parses the `OTEL_EXPORTER_OTLP_PROTOCOL` spelling (`grpc`, `http/protobuf`,
-    /// `http/json`).
+    /// `http/json`), in any case.
     pub fn parse(s: &str) -> Option<Protocol> {
-        match s.trim() {
+        match s.trim().to_ascii_lowercase().as_str() {
             "grpc" => Some(Protocol::Grpc),
             "http/protobuf" => Some(Protocol::HttpProtobuf),
             "http/json" => Some(Protocol::HttpJson),
@@ -287,14 +287,10 @@ pub(crate) fn resolve(
         Some(p) => p,
         None => match vars.get("PROTOCOL") {
             None => Protocol::default(),
-            Some((name, v)) => Protocol::parse(&v).ok_or_else(|| {
-                ConfigError::new(
-                    ConfigErrorKind::Invalid,
-                    name,
-                    v,
-                    "expected one of grpc, http/protobuf, http/json",
-                )
-            })?,
+            Some((name, v)) => Protocol::parse(&v).unwrap_or_else(|| {
+                ignored(&name, &v, "expected grpc, http/protobuf or http/json");
+                Protocol::default()
+            }),
         },
     };
     if !protocol.supported() {
@@ -311,9 +307,15 @@ pub(crate) fn resolve(
         Some(b) => b,
         None => match vars.get("INSECURE") {
             None => false,
-            Some((name, v)) => parse_bool(&v).ok_or_else(|| {
-                ConfigError::new(ConfigErrorKind::Invalid, name, v, "expected true or false")
-            })?,
+            // The specification: only "true" is true; anything else is false (and reported
+            // unless it is "false").
+            Some((name, v)) => match parse_bool(&v) {
+                Some(b) => b,
+                None => {
+                    ignored(&name, &v, "expected true or false; read as false");
+                    false
+                }
+            },
         },
     };
 
@@ -332,22 +334,14 @@ pub(crate) fn resolve(
         None => match vars.get("TIMEOUT") {
             None => DEFAULT_TIMEOUT,
             Some((name, v)) => match v.parse::<u64>() {
-                Ok(0) => {
-                    return Err(ConfigError::new(
-                        ConfigErrorKind::OutOfRange,
-                        name,
-                        v,
-                        "the timeout must be positive",
-                    ))
-                }
-                Ok(ms) => Duration::from_millis(ms),
-                Err(_) => {
-                    return Err(ConfigError::new(
-                        ConfigErrorKind::Invalid,
-                        name,
-                        v,
-                        "expected a whole number of milliseconds",
-                    ))
+                Ok(ms) if ms > 0 => Duration::from_millis(ms),
+                _ => {
+                    ignored(
+                        &name,
+                        &v,
+                        "expected a positive whole number of milliseconds",
+                    );
+                    DEFAULT_TIMEOUT
                 }
             },
         },
@@ -360,16 +354,12 @@ pub(crate) fn resolve(
         Some(c) => c,
         None => match vars.get("COMPRESSION") {
             None => Compression::None,
-            Some((name, v)) => match v.as_str() {
+            Some((name, v)) => match v.to_ascii_lowercase().as_str() {
                 "gzip" => Compression::Gzip,
                 "none" => Compression::None,
                 _ => {
-                    return Err(ConfigError::new(
-                        ConfigErrorKind::Invalid,
-                        name,
-                        v,
-                        "expected gzip or none",
-                    ))
+                    ignored(&name, &v, "expected gzip or none");
+                    Compression::None
                 }
             },
         },
@@ -433,6 +423,13 @@ pub(crate) fn resolve(
     })
 }
 
+/// Reports a variable whose value is not understood, which is then ignored: the
+/// specification wants unknown enum values, non-true booleans and bad numbers read this way
+/// (warned about, never a failure). Values given to the builder are typed errors instead.
+fn ignored(name: &str, value: &str, reason: &str) {
+    crate::diagnostics::report(&format!("{name}={value:?} ignored: {reason}"));
+}
+
 /// `url` with any user information (`user:password@`) replaced by `***`, for Debug output and
 /// error messages: credentials in an endpoint are secrets, like header values.
 pub(crate) fn redact_userinfo(url: &str) -> String {
@@ -493,8 +490,12 @@ fn resolve_endpoint(
     if !protocol.is_http() || as_is {
         return Ok(url.full);
     }
-    let base = url.full.trim_end_matches('/');
-    Ok(format!("{base}{}", vars.signal.http_path()))
+    // The signal path goes at the end of the path, before any query.
+    let (head, query) = url
+        .full
+        .split_at(url.full.find(['?', '#']).unwrap_or(url.full.len()));
+    let base = head.trim_end_matches('/');
+    Ok(format!("{base}{}{query}", vars.signal.http_path()))
 }
 
 struct Url {

@@ -233,7 +233,7 @@ async fn read_response(
 ) -> Result<Bytes, Status> {
     let (parts, mut body) = resp.into_parts();
     // Trailers-only: the status is in the headers, and there is no message.
-    if let Some(status) = Status::from_header_map(&parts.headers) {
+    if let Some(status) = status_from_headers(&parts.headers) {
         return match status.code() {
             Code::Ok => Ok(Bytes::new()),
             _ => Err(status),
@@ -261,7 +261,7 @@ async fn read_response(
             }
         }
     }
-    match trailers.as_ref().and_then(Status::from_header_map) {
+    match trailers.as_ref().and_then(status_from_headers) {
         Some(status) if status.code() == Code::Ok => {}
         Some(status) => return Err(status),
         None => return Err(status_from_http(parts.status)),
@@ -271,6 +271,27 @@ async fn read_response(
         .get("grpc-encoding")
         .is_some_and(|v| v.as_bytes() == b"gzip");
     message(data.freeze(), compressed && gzip)
+}
+
+/// The gRPC status in `headers`, if any. Status details that are not valid base64 are left
+/// out (tonic's own reading panics on them, and the server decides what they hold).
+fn status_from_headers(headers: &http::HeaderMap) -> Option<Status> {
+    use base64::Engine as _;
+    const DETAILS: &str = "grpc-status-details-bin";
+    // The engine tonic decodes them with: standard alphabet, padding optional.
+    const ENGINE: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    match headers.get(DETAILS) {
+        Some(d) if ENGINE.decode(d.as_bytes()).is_err() => {
+            let mut clean = headers.clone();
+            clean.remove(DETAILS);
+            Status::from_header_map(&clean)
+        }
+        _ => Status::from_header_map(headers),
+    }
 }
 
 /// The gRPC status for a response without one, from its HTTP status (the mapping of
@@ -326,6 +347,24 @@ fn message(mut data: Bytes, gzip: bool) -> Result<Bytes, Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_with_details_that_are_not_base64_is_read_without_them() {
+        // tonic's own reading panics on such details; the server controls them.
+        let mut h = http::HeaderMap::new();
+        h.insert("grpc-status", "14".parse().unwrap());
+        h.insert("grpc-message", "busy".parse().unwrap());
+        h.insert("grpc-status-details-bin", "%%%".parse().unwrap());
+        let status = status_from_headers(&h).expect("a status");
+        assert_eq!(status.code(), Code::Unavailable, "still retryable");
+        assert_eq!(status.message(), "busy");
+        assert!(status.details().is_empty());
+        // Valid details are kept, padded or not.
+        for details in ["CAg=", "CAg"] {
+            h.insert("grpc-status-details-bin", details.parse().unwrap());
+            assert_eq!(status_from_headers(&h).unwrap().details(), &[8u8, 8][..]);
+        }
+    }
 
     fn frame(flag: u8, msg: &[u8]) -> Bytes {
         let mut b = vec![flag];

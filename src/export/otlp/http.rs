@@ -117,7 +117,14 @@ impl HttpSender {
                     ));
                     Attempt::Done(Bytes::new())
                 }
-                Err(e) => Attempt::Failed(Verdict::Retry(None), format!("HTTP response: {e}")),
+                Err(e) => {
+                    // The data was accepted: sending it again would deliver it twice. Only
+                    // the reply (a partial-success count, if any) is lost.
+                    crate::diagnostics::report(&format!(
+                        "OTLP/HTTP exporter: success response body not read: {e}"
+                    ));
+                    Attempt::Done(Bytes::new())
+                }
             };
         }
         let retry_after = resp

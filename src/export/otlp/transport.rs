@@ -11,7 +11,7 @@
 use std::fmt;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -129,6 +129,8 @@ impl fmt::Debug for ExportStats {
 pub(crate) struct Pending {
     reply: mpsc::Receiver<Result<Bytes, SdkError>>,
     items: u64,
+    /// When the request went on the wire (set by the export thread).
+    started: Arc<OnceLock<Instant>>,
 }
 
 impl Pending {
@@ -145,6 +147,8 @@ struct Job {
     reply: mpsc::SyncSender<Result<Bytes, SdkError>>,
     /// Requests of this client that may be on the wire at once.
     limit: Arc<tokio::sync::Semaphore>,
+    /// Set when the request goes on the wire: its timeout runs from then.
+    started: Arc<OnceLock<Instant>>,
 }
 
 /// Request buffers handed back for the next request's encoding, so that a steady stream of
@@ -351,6 +355,7 @@ impl OtlpClient {
             reuse = false;
         }
         let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+        let started = Arc::new(OnceLock::new());
         {
             let jobs = self
                 .jobs
@@ -364,12 +369,14 @@ impl OtlpClient {
                 reuse,
                 reply: reply_tx,
                 limit: self.limit.clone(),
+                started: Arc::clone(&started),
             })
             .map_err(|_| fail(SdkError::failed("the export thread has stopped")))?;
         }
         Ok(Pending {
             reply: reply_rx,
             items,
+            started,
         })
     }
 
@@ -377,17 +384,25 @@ impl OtlpClient {
     /// rejected items are counted and reported once), or the error after retries or at the
     /// timeout.
     pub(crate) fn complete<R: OtlpRequest>(&self, pending: Pending) -> SdkResult {
-        // The export thread enforces the timeout (from when the request is sent, and a
-        // request waited on here is being sent: the ones before it have completed); the
-        // margin only guards against a stuck thread.
-        let reply = match pending
-            .reply
-            .recv_timeout(self.timeout + Duration::from_secs(2))
-        {
-            Ok(r) => r,
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(SdkError::Timeout(self.timeout)),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                Err(SdkError::failed("the export thread has stopped"))
+        // The export thread enforces the timeout, from when the request goes on the wire
+        // (it may first wait for other threads' requests to this client); the margin only
+        // guards against a stuck thread.
+        let limit = self.timeout + Duration::from_secs(2);
+        let reply = loop {
+            let wait = match pending.started.get() {
+                Some(t) => (*t + limit).saturating_duration_since(Instant::now()),
+                None => limit,
+            };
+            match pending.reply.recv_timeout(wait) {
+                Ok(r) => break r,
+                // Still queued behind other requests: its time has not started.
+                Err(mpsc::RecvTimeoutError::Timeout) if pending.started.get().is_none() => {}
+                Err(mpsc::RecvTimeoutError::Timeout)
+                    if pending.started.get().is_some_and(|t| t.elapsed() < limit) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => break Err(SdkError::Timeout(self.timeout)),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    break Err(SdkError::failed("the export thread has stopped"))
+                }
             }
         };
         self.account::<R>(pending.items, reply)
@@ -542,16 +557,20 @@ fn run(
         let _ = ready.send(Ok(()));
         let timeout = config.timeout;
         let policy = config.retry.clone();
+        // The requests on the wire: a shutdown waits for them rather than cancel them.
+        let mut sending = tokio::task::JoinSet::new();
         while let Some(job) = jobs.recv().await {
             // Jobs are taken in order, each once a slot on the wire is free.
             let Ok(permit) = job.limit.clone().acquire_owned().await else {
                 continue;
             };
+            let _ = job.started.set(Instant::now());
+            while sending.try_join_next().is_some() {}
             let sender = sender.clone();
             let policy = policy.clone();
             let stats = stats.clone();
             let buffers = Arc::clone(&buffers);
-            tokio::spawn(async move {
+            sending.spawn(async move {
                 let r = send_with_retry(&sender, &job.body, timeout, &policy, &stats).await;
                 drop(permit);
                 if job.reuse {
@@ -560,6 +579,9 @@ fn run(
                 let _ = job.reply.send(r);
             });
         }
+        // Shut down (or dropped): the requests already on the wire finish, each within its
+        // timeout, before the runtime that carries them goes.
+        while sending.join_next().await.is_some() {}
     });
 }
 

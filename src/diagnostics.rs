@@ -10,21 +10,24 @@
 //! otlp_sdk::diagnostics::set_error_handler(|msg| eprintln!("[otel] {msg}"));
 //! ```
 
+use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-type Handler = Box<dyn Fn(&str) + Send + Sync>;
+type Handler = Arc<dyn Fn(&str) + Send + Sync>;
 
 fn handler() -> &'static RwLock<Option<Handler>> {
     static H: OnceLock<RwLock<Option<Handler>>> = OnceLock::new();
     H.get_or_init(|| RwLock::new(None))
 }
 
-/// Replaces the handler that receives the SDK's internal diagnostics.
+/// Replaces the handler that receives the SDK's internal diagnostics. The handler may use
+/// the SDK (emit a span or a log record, even replace itself); a diagnostic raised while it
+/// runs on the same thread goes to the default handler instead of calling it again.
 pub fn set_error_handler(f: impl Fn(&str) + Send + Sync + 'static) {
     if let Ok(mut h) = handler().write() {
-        *h = Some(Box::new(f));
+        *h = Some(Arc::new(f));
     }
 }
 
@@ -35,16 +38,26 @@ pub fn reset_error_handler() {
     }
 }
 
+thread_local! {
+    /// The installed handler is running on this thread.
+    static IN_HANDLER: Cell<bool> = const { Cell::new(false) };
+}
+
 /// Reports one diagnostic message through the installed handler.
 pub fn report(msg: &str) {
-    if let Ok(h) = handler().read() {
-        if let Some(h) = h.as_ref() {
+    // The handler is called without any lock held, so that it can use the SDK (and set
+    // another handler) freely.
+    let installed = handler().read().ok().and_then(|h| h.clone());
+    let reentered = IN_HANDLER.try_with(Cell::get).unwrap_or(true);
+    match installed {
+        Some(h) if !reentered => {
+            let _ = IN_HANDLER.try_with(|f| f.set(true));
             // A user handler that panics must not take the application down.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h(msg)));
-            return;
+            let _ = IN_HANDLER.try_with(|f| f.set(false));
         }
+        _ => default_handler(msg),
     }
-    default_handler(msg);
 }
 
 const WINDOW: Duration = Duration::from_secs(1);

@@ -27,6 +27,14 @@ pub(crate) fn first_error(results: impl Iterator<Item = SdkResult>) -> SdkResult
 
 /// Runs an exporter call; a panic in it becomes an error (`"<what> panicked"`), so that a
 /// faulty exporter never unwinds into the application or the SDK's own threads.
+/// Runs a user hook that returns nothing; a panic in it is reported, not unwound into the
+/// application.
+pub(crate) fn run_hook(what: &str, f: impl FnOnce()) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
+        crate::diagnostics::report(&format!("{what} panicked"));
+    }
+}
+
 pub(crate) fn catch_panic(what: &str, f: impl FnOnce() -> SdkResult) -> SdkResult {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
         .unwrap_or_else(|_| Err(SdkError::failed(format!("{what} panicked"))))

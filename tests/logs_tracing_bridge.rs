@@ -2,10 +2,13 @@
 //! are correlated. Needs `--features tracing`.
 #![cfg(feature = "tracing")]
 
+use std::sync::mpsc;
+use std::time::Duration;
+
 use otlp_sdk::export::InMemorySpanExporter;
 use otlp_sdk::logs::{AnyValue, InMemoryLogExporter, LoggerProvider, SeverityNumber, TracingLayer};
 use otlp_sdk::semconv;
-use otlp_sdk::trace::{SpanData, TracerProvider};
+use otlp_sdk::trace::{SpanData, SpanExporter, TracerProvider};
 use tracing_subscriber::layer::SubscriberExt;
 
 struct Setup {
@@ -233,4 +236,107 @@ fn special_otel_fields_set_name_kind_and_status() {
     assert_eq!(sp.status, Status::error("db down"));
     assert_eq!(sp.attributes.len(), 1);
     assert_eq!(sp.attributes[0].key.as_str(), "http.method");
+}
+
+/// A span exporter whose code (like any library) uses `tracing` while exporting.
+#[derive(Debug)]
+struct TracingUsingExporter;
+impl SpanExporter for TracingUsingExporter {
+    fn export(&mut self, _batch: &[Box<SpanData>]) -> Result<(), otlp_sdk::SdkError> {
+        let _s = tracing::debug_span!("encode").entered();
+        Ok(())
+    }
+}
+
+#[test]
+fn a_span_exporter_that_uses_tracing_does_not_deadlock() {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let logs = LoggerProvider::builder()
+            .with_simple_exporter(InMemoryLogExporter::default())
+            .build();
+        let tp = TracerProvider::builder()
+            .with_simple_exporter(TracingUsingExporter)
+            .build();
+        let sub = tracing_subscriber::registry()
+            .with(TracingLayer::new(&logs).with_tracer(tp.tracer("t")));
+        tracing::subscriber::with_default(sub, || {
+            let _s = tracing::info_span!("request").entered();
+        });
+        tx.send(()).unwrap();
+    });
+    assert!(
+        rx.recv_timeout(Duration::from_secs(5)).is_ok(),
+        "deadlock: the span ended during the export re-enters SimpleSpanProcessor's exporter lock"
+    );
+}
+
+#[test]
+fn an_explicit_root_event_is_not_tied_to_the_entered_span() {
+    let logs = InMemoryLogExporter::default();
+    let lp = LoggerProvider::builder()
+        .with_simple_exporter(logs.clone())
+        .build();
+    let tp = TracerProvider::builder()
+        .with_simple_exporter(InMemorySpanExporter::default())
+        .build();
+    let sub =
+        tracing_subscriber::registry().with(TracingLayer::new(&lp).with_tracer(tp.tracer("t")));
+    tracing::subscriber::with_default(sub, || {
+        let _s = tracing::info_span!("outer").entered();
+        tracing::info!(parent: None, "explicit root event");
+    });
+    let r = &logs.emitted_logs()[0].record;
+    assert!(
+        !r.trace_id.is_valid(),
+        "root event got trace id {:?}",
+        r.trace_id
+    );
+}
+
+#[test]
+fn severity_numbers_out_of_range_are_none() {
+    for n in [i32::MIN, -1, 0, 25, i32::MAX] {
+        assert_eq!(SeverityNumber::from_i32(n), None, "{n}");
+    }
+    assert_eq!(SeverityNumber::from_i32(9), Some(SeverityNumber::Info));
+}
+
+/// Two subscribers, each with a TracingLayer: their span ids collide in the shared
+/// thread-local ENTERED stack.
+#[test]
+fn two_subscribers_spans_with_the_same_id_restore_their_own_context() {
+    use tracing::dispatcher::{self, Dispatch};
+    let lp = LoggerProvider::builder()
+        .with_simple_exporter(InMemoryLogExporter::default())
+        .build();
+    let tp = TracerProvider::builder()
+        .with_simple_exporter(InMemorySpanExporter::default())
+        .build();
+    let gd = Dispatch::new(
+        tracing_subscriber::registry().with(TracingLayer::new(&lp).with_tracer(tp.tracer("g"))),
+    );
+    let sd = Dispatch::new(
+        tracing_subscriber::registry().with(TracingLayer::new(&lp).with_tracer(tp.tracer("s"))),
+    );
+    let a = dispatcher::with_default(&gd, || tracing::info_span!("a"));
+    let b = dispatcher::with_default(&sd, || tracing::info_span!("b"));
+    assert_eq!(a.id(), b.id(), "ids collide across subscribers");
+    let ea = a.enter();
+    let b_cx = {
+        let _eb = b.enter();
+        otlp_sdk::context::Context::current()
+            .span_context()
+            .span_id()
+    };
+    let eb = b.enter();
+    drop(ea); // a exits first (out of order): b is still entered
+    let now = otlp_sdk::context::Context::current()
+        .span_context()
+        .span_id();
+    assert_eq!(
+        now, b_cx,
+        "b is entered but the current otlp-sdk span is not b's"
+    );
+    drop(eb);
 }

@@ -253,3 +253,70 @@ fn periodic_reader_survives_panicking_flush_and_shutdown_hooks() {
     assert_eq!(exporter.exported.load(Ordering::SeqCst), 2);
     assert_panicked(provider.shutdown(), "shutdown");
 }
+
+/// A processor whose every hook panics.
+#[derive(Debug)]
+struct PanickingProcessor;
+
+impl otlp_sdk::trace::SpanProcessor for PanickingProcessor {
+    fn on_start(&self, _span: &mut SpanData, _parent: &otlp_sdk::context::Context) {
+        panic!("on_start")
+    }
+    fn on_end(&self, _span: Box<SpanData>) {
+        panic!("on_end")
+    }
+    fn force_flush(&self) -> SdkResult {
+        Ok(())
+    }
+    fn shutdown(&self) -> SdkResult {
+        Ok(())
+    }
+}
+
+impl otlp_sdk::logs::LogProcessor for PanickingProcessor {
+    fn on_emit(&self, _data: &mut LogData, _cx: &otlp_sdk::context::Context) {
+        panic!("on_emit")
+    }
+    fn force_flush(&self) -> SdkResult {
+        Ok(())
+    }
+    fn shutdown(&self) -> SdkResult {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_panicking_processor_does_not_unwind_into_the_application() {
+    // Before and after other processors: the others still get every item.
+    for first in [true, false] {
+        let exporter = BadHooks::default();
+        let builder = TracerProvider::builder();
+        let builder = if first {
+            builder
+                .with_span_processor(PanickingProcessor)
+                .with_simple_exporter(exporter.clone())
+        } else {
+            builder
+                .with_simple_exporter(exporter.clone())
+                .with_span_processor(PanickingProcessor)
+        };
+        let provider = builder.build();
+        provider.tracer("t").start("s").end();
+        assert_eq!(exporter.exported.load(Ordering::SeqCst), 1);
+
+        let exporter = BadHooks::default();
+        let builder = LoggerProvider::builder();
+        let builder = if first {
+            builder
+                .with_log_processor(PanickingProcessor)
+                .with_simple_exporter(exporter.clone())
+        } else {
+            builder
+                .with_simple_exporter(exporter.clone())
+                .with_log_processor(PanickingProcessor)
+        };
+        let provider = builder.build();
+        provider.logger("l").emit(LogRecord::new().with_body("x"));
+        assert_eq!(exporter.exported.load(Ordering::SeqCst), 1);
+    }
+}

@@ -7,6 +7,7 @@
 
 pub(crate) mod console;
 mod memory;
+pub(crate) mod reentry;
 
 pub use console::ConsoleSpanExporter;
 pub use memory::InMemorySpanExporter;

@@ -18,7 +18,7 @@ use crate::logs::provider::LoggerProvider;
 use crate::logs::record::{AnyValue, LogRecord, SeverityNumber};
 use crate::semconv;
 use crate::time::now_unix_nanos;
-use crate::trace::{SpanKind, Status, Tracer};
+use crate::trace::{SpanId, SpanKind, Status, Tracer};
 
 /// A [`Layer`] that sends `tracing` telemetry through otlp-sdk.
 ///
@@ -95,8 +95,9 @@ struct OtelSpan {
 
 thread_local! {
     /// Contexts attached by `on_enter`, detached by `on_exit` (enter and exit of a span happen
-    /// on one thread).
-    static ENTERED: RefCell<Vec<(Id, ContextGuard)>> = const { RefCell::new(Vec::new()) };
+    /// on one thread), with the otlp-sdk span id: `tracing` ids are numbered per subscriber,
+    /// so two subscribers' spans may share one.
+    static ENTERED: RefCell<Vec<(Id, SpanId, ContextGuard)>> = const { RefCell::new(Vec::new()) };
 }
 
 fn severity_of(level: &Level) -> SeverityNumber {
@@ -202,21 +203,31 @@ where
         let Some(span) = ctx.span(id) else { return };
         let cx = span.extensions().get::<OtelSpan>().map(|o| o.cx.clone());
         if let Some(cx) = cx {
+            let sid = cx.span_context().span_id();
             let guard = cx.attach();
             let _ = ENTERED.try_with(|e| {
                 if let Ok(mut e) = e.try_borrow_mut() {
-                    e.push((id.clone(), guard));
+                    e.push((id.clone(), sid, guard));
                 }
             });
         }
     }
 
-    fn on_exit(&self, id: &Id, _ctx: LayerContext<'_, S>) {
+    fn on_exit(&self, id: &Id, ctx: LayerContext<'_, S>) {
+        let Some(sid) = ctx.span(id).and_then(|s| {
+            s.extensions()
+                .get::<OtelSpan>()
+                .map(|o| o.cx.span_context().span_id())
+        }) else {
+            return;
+        };
         let guard = ENTERED
             .try_with(|e| {
                 let mut e = e.try_borrow_mut().ok()?;
-                let i = e.iter().rposition(|(eid, _)| eid == id)?;
-                Some(e.remove(i).1)
+                let i = e
+                    .iter()
+                    .rposition(|(eid, esid, _)| eid == id && *esid == sid)?;
+                Some(e.remove(i).2)
             })
             .ok()
             .flatten();
@@ -259,15 +270,17 @@ where
         if let Some(l) = meta.line() {
             record.add_attribute(semconv::CODE_LINE_NUMBER, l);
         }
-        let span_cx = ctx.event_span(event).and_then(|s| {
-            s.extensions()
-                .get::<OtelSpan>()
-                .map(|o| o.cx.span_context().clone())
-        });
-        if let Some(sc) = span_cx {
-            record = record.with_span_context(&sc);
+        // The event's span's context: the explicit parent's, or the current span's; none for
+        // an explicit root (`parent: None`).
+        let span_cx = ctx
+            .event_span(event)
+            .and_then(|s| s.extensions().get::<OtelSpan>().map(|o| o.cx.clone()));
+        let logger = self.loggers.get(meta.target());
+        match span_cx {
+            Some(cx) => logger.emit_with_context(record, &cx),
+            None if event.is_root() => logger.emit_with_context(record, &Context::new()),
+            None => logger.emit(record),
         }
-        self.loggers.get(meta.target()).emit(record);
     }
 }
 

@@ -26,9 +26,10 @@ pub trait LogProcessor: Send + Sync + fmt::Debug + 'static {
     /// current one). The processor may change it, or copy it to keep it.
     fn on_emit(&self, data: &mut LogData, cx: &Context);
     /// Like [`LogProcessor::on_emit`], for the last processor of the chain, which may keep
-    /// the record without copying it. The default calls `on_emit`.
+    /// the record without copying it. The default calls `on_emit` (a panic in it is
+    /// reported, not unwound into the code that logged).
     fn on_emit_owned(&self, mut data: Box<LogData>, cx: &Context) {
-        self.on_emit(&mut data, cx);
+        crate::error::run_hook("log processor's on_emit", || self.on_emit(&mut data, cx));
     }
     /// Exports every record already emitted.
     fn force_flush(&self) -> SdkResult;
@@ -64,10 +65,15 @@ impl SimpleLogProcessor {
     /// Exports on the calling thread; a failure is reported, not returned (emit has no
     /// result).
     fn export(&self, batch: &[Box<LogData>]) {
-        if let Ok(mut e) = self.exporter.lock() {
-            if let Err(err) = crate::error::catch_panic("exporter", || e.export(batch)) {
-                diagnostics::report(&format!("SimpleLogProcessor: export failed: {err}"));
-            }
+        // A record the exporter itself logged while exporting is dropped (see
+        // `export::reentry`). The failure is reported once the lock is released: the
+        // diagnostics handler may log through this processor.
+        let result = crate::export::reentry::exporting(|| {
+            let mut e = self.exporter.lock().ok()?;
+            Some(crate::error::catch_panic("exporter", || e.export(batch)))
+        });
+        if let Some(Some(Err(err))) = result {
+            diagnostics::report(&format!("SimpleLogProcessor: export failed: {err}"));
         }
     }
 }

@@ -64,7 +64,7 @@ impl ProviderInner {
     pub(crate) fn on_emit(&self, mut data: Box<LogData>, cx: &Context) {
         if let [rest @ .., last] = self.processors.as_slice() {
             for p in rest {
-                p.on_emit(&mut data, cx);
+                crate::error::run_hook("log processor's on_emit", || p.on_emit(&mut data, cx));
             }
             last.on_emit_owned(data, cx);
         }

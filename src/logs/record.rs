@@ -79,7 +79,7 @@ impl SeverityNumber {
 
     /// The severity for a number in 1..=24.
     pub fn from_i32(n: i32) -> Option<Self> {
-        usize::try_from(n - 1)
+        usize::try_from(n.checked_sub(1)?)
             .ok()
             .and_then(|i| Self::ALL.get(i).copied())
     }

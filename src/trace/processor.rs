@@ -74,7 +74,8 @@ pub trait SpanProcessor: Send + Sync + fmt::Debug + 'static {
     /// that changes the span before handing it to another must pass it on with `on_end`.
     #[doc(hidden)]
     fn on_end_from_sdk(&self, span: Box<SpanData>, _: FromSdk) {
-        self.on_end(span)
+        // A panic in a processor is reported, not unwound into the code that ended the span.
+        crate::error::run_hook("span processor's on_end", || self.on_end(span))
     }
     /// Exports everything already ended.
     fn force_flush(&self) -> SdkResult;
@@ -123,11 +124,16 @@ impl SpanProcessor for SimpleSpanProcessor {
         if self.shut_down.load(Ordering::Acquire) || !span.span_context.is_sampled() {
             return;
         }
-        if let Ok(mut e) = self.exporter.lock() {
+        // A span the exporter itself made while exporting is dropped (see
+        // `export::reentry`). The failure is reported once the lock is released: the
+        // diagnostics handler may end spans through this processor.
+        let result = crate::export::reentry::exporting(|| {
+            let mut e = self.exporter.lock().ok()?;
             let batch = std::slice::from_ref(&span);
-            if let Err(err) = crate::error::catch_panic("exporter", || e.export(batch)) {
-                crate::diagnostics::report(&format!("SimpleSpanProcessor: export failed: {err}"));
-            }
+            Some(crate::error::catch_panic("exporter", || e.export(batch)))
+        });
+        if let Some(Some(Err(err))) = result {
+            crate::diagnostics::report(&format!("SimpleSpanProcessor: export failed: {err}"));
         }
     }
     fn force_flush(&self) -> SdkResult {

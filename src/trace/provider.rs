@@ -173,7 +173,7 @@ impl ProviderInner {
             return false;
         }
         for p in &self.processors {
-            p.on_start(span, parent);
+            crate::error::run_hook("span processor's on_start", || p.on_start(span, parent));
         }
         true
     }

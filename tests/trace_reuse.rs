@@ -190,6 +190,27 @@ fn every_reference_a_span_took_is_released_when_its_record_is_reused() {
         |t| t.start("sampled"),
     );
     check("the sampler's attributes");
+    // An event whose attribute iterator panics after giving a shared value: the event holds
+    // it, and must not be forgotten on reuse. (The test is alone in its binary, so the
+    // silent panic hook disturbs no other test.)
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    round(TracerProvider::builder(), |t| {
+        let mut span = t.start("panicking iterator");
+        let shared = shared.clone();
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            span.add_event(
+                "event",
+                (0..2).map(|i| match i {
+                    0 => KeyValue::new("k", Value::from(shared.clone())),
+                    _ => panic!("the iterator fails"),
+                }),
+            );
+        }));
+        span
+    });
+    std::panic::set_hook(hook);
+    check("an event whose attribute iterator panicked");
 
     // Other code's changes: a processor's `on_start` (before the batch processor), and a
     // processor that changes ended spans and hands them to a batch processor of its own.

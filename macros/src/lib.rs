@@ -55,6 +55,11 @@ impl Parse for Args {
 ///
 /// Inside, `otlp_sdk::trace::get_current_span()` is the new span. For `async fn`, the span is
 /// current whenever the future is polled and ends when it completes or is dropped.
+///
+/// As Python's decorator records an exception, a function returning `Result` that returns
+/// an `Err` gets an `exception` event (`exception.type`, `exception.message`: the error's
+/// `std::error::Error` chain, else its `Display`, else its `Debug`, else its type name) and
+/// the status `Error`; a panic unwinding out of the function does the same.
 #[proc_macro_attribute]
 pub fn traced(attr: TokenStream, item: TokenStream) -> TokenStream {
     let args = parse_macro_input!(attr as Args);
@@ -81,11 +86,38 @@ fn expand(args: Args, func: ItemFn) -> TokenStream2 {
         Some(Expr::Lit(l)) => quote!(::otlp_sdk::global::tracer(#l)),
         Some(e) => quote!((#e).clone()),
     };
+    let ret_ty = match &sig.output {
+        syn::ReturnType::Default => None,
+        syn::ReturnType::Type(_, t) => Some(&**t),
+    };
+    // `-> Result<..>` (any path ending in `Result`): an `Err` is recorded on the span.
+    let returns_result = ret_ty.is_some_and(|t| match t {
+        syn::Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Result"),
+        _ => false,
+    });
+    // A type can be written for the result, except an `impl Trait` one.
+    let annotated = ret_ty.map(|t| {
+        if contains_impl(t) {
+            quote!()
+        } else {
+            quote!(: #t)
+        }
+    });
+    let annotated = annotated.unwrap_or_else(|| quote!(: ()));
+    let record_err = if returns_result {
+        quote! {
+            if let ::core::result::Result::Err(__otlp_err) = &__otlp_result {
+                #[allow(unused_imports)]
+                use ::otlp_sdk::__private::{ViaDebug as _, ViaDisplay as _, ViaError as _, ViaType as _};
+                ::otlp_sdk::__private::record_error(
+                    (&&&::otlp_sdk::__private::ErrWrap(__otlp_err)).otlp_describe(),
+                );
+            }
+        }
+    } else {
+        quote!()
+    };
     if sig.asyncness.is_some() {
-        let ret = match &sig.output {
-            syn::ReturnType::Default => quote!(()),
-            syn::ReturnType::Type(_, t) => quote!(#t),
-        };
         quote! {
             #(#attrs)* #vis #sig {
                 let __otlp_tracer = #tracer;
@@ -93,12 +125,27 @@ fn expand(args: Args, func: ItemFn) -> TokenStream2 {
                     .with_span(__otlp_tracer.start_span(#name));
                 ::otlp_sdk::__private::FutureExt::with_context(
                     async move {
-                        let __otlp_result: #ret = #block;
+                        // Ends the span when the future finishes or is dropped.
+                        let __otlp_end = ::otlp_sdk::__private::EndOnDrop::current();
+                        let __otlp_result #annotated = #block;
+                        #record_err
                         __otlp_result
                     },
                     __otlp_cx,
                 )
                 .await
+            }
+        }
+    } else if returns_result {
+        // In a closure, so that `return` and `?` in the body come back here.
+        let closure_ret = ret_ty.filter(|t| !contains_impl(t)).map(|t| quote!(-> #t));
+        quote! {
+            #(#attrs)* #vis #sig {
+                let __otlp_guard = (#tracer).start_as_current_span(#name);
+                #[allow(clippy::redundant_closure_call)]
+                let __otlp_result = (|| #closure_ret #block)();
+                #record_err
+                __otlp_result
             }
         }
     } else {
@@ -109,4 +156,12 @@ fn expand(args: Args, func: ItemFn) -> TokenStream2 {
             }
         }
     }
+}
+
+/// Whether `t` mentions `impl Trait` anywhere (such a type cannot be written for a variable
+/// or a closure's return).
+fn contains_impl(t: &syn::Type) -> bool {
+    quote!(#t)
+        .into_iter()
+        .any(|tt| matches!(tt, proc_macro2::TokenTree::Ident(i) if i == "impl"))
 }

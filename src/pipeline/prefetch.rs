@@ -43,7 +43,7 @@ mod tests {
             for_write::<4>(v[offset..].as_ptr());
         }
         for_write::<4>(std::ptr::null());
-        for_write::<4>(usize::MAX as *const u8);
+        for_write::<4>(std::ptr::without_provenance::<u8>(usize::MAX));
         for_write::<1>(std::ptr::NonNull::<u64>::dangling().as_ptr().cast());
         let freed = Box::into_raw(Box::new([7u8; 256]));
         // SAFETY: `freed` came from `Box::into_raw` just above and is dropped once.

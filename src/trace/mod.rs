@@ -42,6 +42,7 @@ mod sampler;
 pub(crate) mod span;
 mod span_data;
 pub(crate) mod span_rc;
+pub(crate) mod traced;
 mod tracer;
 
 pub use id::{SpanContext, SpanId, TraceFlags, TraceId, TraceState, TraceStateError};

@@ -81,6 +81,17 @@ impl Reuse {
         }
     }
 
+    /// Fills the last event through `fill` (which runs user code: an attribute iterator).
+    /// Meanwhile the events count as owning memory, so that if `fill` panics, the event it
+    /// left half-filled is dropped properly on reuse, not forgotten.
+    #[inline(always)]
+    pub(crate) fn filling_event(&mut self, event: &mut Event, fill: impl FnOnce(&mut Event)) {
+        let plain = std::mem::replace(&mut self.plain_events, false);
+        fill(event);
+        self.plain_events = plain;
+        self.event_stored(event);
+    }
+
     /// An event was added to the record, with its attributes.
     #[inline(always)]
     pub(crate) fn event_stored(&mut self, event: &Event) {

@@ -180,12 +180,13 @@ impl Span {
         );
         let limits = limits.event_attrs();
         if let Some(event) = l.data.events.last_mut() {
-            for kv in attributes {
-                if !upsert(&mut event.attributes, kv, limits) {
-                    event.dropped_attributes_count += 1;
+            l.data.reuse.filling_event(event, |event| {
+                for kv in attributes {
+                    if !upsert(&mut event.attributes, kv, limits) {
+                        event.dropped_attributes_count += 1;
+                    }
                 }
-            }
-            l.data.reuse.event_stored(event);
+            });
         }
     }
 

@@ -351,6 +351,11 @@ impl std::ops::Deref for SpanGuard {
 
 impl Drop for SpanGuard {
     fn drop(&mut self) {
+        // Unwound through by a panic: the span failed (as an exception does in Python's
+        // `with start_as_current_span`).
+        if std::thread::panicking() {
+            crate::trace::traced::record_panic(&self.handle);
+        }
         // Detach first and take the context's reference back: with the guard's, they are
         // usually the span's only two, and it ends with neither a lock nor an atomic RMW.
         let context = self

@@ -66,7 +66,14 @@ pub fn tracer_provider() -> TracerProvider {
     })
 }
 
-/// A tracer of the global provider, as Python's `trace.get_tracer("my.tracer.name")`.
+/// The tracer provider set with [`set_tracer_provider`], if any.
+pub(crate) fn installed_tracer_provider() -> Option<TracerProvider> {
+    TRACER_PROVIDER.get()
+}
+
+/// A tracer of the global provider, as Python's `trace.get_tracer("my.tracer.name")`. One
+/// taken before a provider is set (in a `static`, say) starts its spans through the provider
+/// set later, as Python's proxy tracer does: the first one it finds, then always that one.
 pub fn tracer(name: impl Into<StringValue>) -> Tracer {
     tracer_provider().tracer(name)
 }
@@ -100,7 +107,9 @@ pub fn meter_provider() -> MeterProvider {
     })
 }
 
-/// A meter of the global provider, as Python's `metrics.get_meter("my.meter.name")`.
+/// A meter of the global provider, as Python's `metrics.get_meter("my.meter.name")`. Unlike
+/// tracers, a meter taken before a provider is set (and its instruments) stays a no-op: take
+/// meters once the provider is set.
 pub fn meter(name: impl Into<StringValue>) -> Meter {
     meter_provider().meter(name)
 }
@@ -200,18 +209,24 @@ pub struct ShutdownGuard {
 impl Drop for ShutdownGuard {
     fn drop(&mut self) {
         if let Some(p) = take_tracer_provider() {
-            if let Err(e) = p.shutdown() {
-                crate::diagnostics::report(&format!("tracer provider shutdown: {e}"));
+            // Shut down already (by `main`, say): nothing left to report.
+            match p.shutdown() {
+                Ok(()) | Err(crate::error::SdkError::AlreadyShutdown) => {}
+                Err(e) => crate::diagnostics::report(&format!("tracer provider shutdown: {e}")),
             }
         }
         if let Some(p) = take_meter_provider() {
-            if let Err(e) = p.shutdown() {
-                crate::diagnostics::report(&format!("meter provider shutdown: {e}"));
+            // Shut down already (by `main`, say): nothing left to report.
+            match p.shutdown() {
+                Ok(()) | Err(crate::error::SdkError::AlreadyShutdown) => {}
+                Err(e) => crate::diagnostics::report(&format!("meter provider shutdown: {e}")),
             }
         }
         if let Some(p) = take_logger_provider() {
-            if let Err(e) = p.shutdown() {
-                crate::diagnostics::report(&format!("logger provider shutdown: {e}"));
+            // Shut down already (by `main`, say): nothing left to report.
+            match p.shutdown() {
+                Ok(()) | Err(crate::error::SdkError::AlreadyShutdown) => {}
+                Err(e) => crate::diagnostics::report(&format!("logger provider shutdown: {e}")),
             }
         }
     }

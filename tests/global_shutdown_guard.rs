@@ -5,7 +5,8 @@ use otlp_sdk::export::InMemorySpanExporter;
 use otlp_sdk::logs::{InMemoryLogExporter, LogRecord, LoggerProvider};
 use otlp_sdk::metrics::{InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader};
 use otlp_sdk::trace::TracerProvider;
-use otlp_sdk::{global, SdkError};
+use otlp_sdk::{diagnostics, global, SdkError};
+use std::sync::{Arc, Mutex};
 
 #[test]
 fn dropping_the_guard_flushes_and_shuts_down_all_global_providers() {
@@ -38,4 +39,24 @@ fn dropping_the_guard_flushes_and_shuts_down_all_global_providers() {
     assert_eq!(tracer_provider.shutdown(), Err(SdkError::AlreadyShutdown));
     assert_eq!(meter_provider.shutdown(), Err(SdkError::AlreadyShutdown));
     assert_eq!(logger_provider.shutdown(), Err(SdkError::AlreadyShutdown));
+
+    // As the guide does: shut down in `main`, with the guard still held. The guard then
+    // finds the providers shut down, which is not worth a diagnostic.
+    let reported = Arc::new(Mutex::new(Vec::<String>::new()));
+    {
+        let reported = Arc::clone(&reported);
+        diagnostics::set_error_handler(move |m| reported.lock().unwrap().push(m.to_string()));
+    }
+    let provider = TracerProvider::builder().build();
+    global::set_tracer_provider(provider.clone());
+    {
+        let _guard = global::shutdown_guard();
+        provider.shutdown().unwrap();
+    }
+    diagnostics::reset_error_handler();
+    assert!(
+        reported.lock().unwrap().is_empty(),
+        "{:?}",
+        reported.lock().unwrap()
+    );
 }

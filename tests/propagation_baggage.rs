@@ -144,10 +144,11 @@ fn absent_or_invalid_header_keeps_the_context() {
     h.insert("baggage".to_string(), "not valid".to_string());
     let out = p.extract_with_context(&base, &h);
     assert_eq!(out.baggage().get("keep"), Some("me"));
-    // A valid header replaces the baggage.
+    // A valid header adds to it (as Python's propagator does: see
+    // `extracted_entries_are_added_to_the_contexts_baggage`).
     h.insert("baggage".to_string(), "new=1".to_string());
     let out = p.extract_with_context(&base, &h);
-    assert_eq!(out.baggage().get("keep"), None);
+    assert_eq!(out.baggage().get("keep"), Some("me"));
     assert_eq!(out.baggage().get("new"), Some("1"));
 }
 
@@ -195,4 +196,16 @@ fn baggage_travels_through_the_current_context() {
     BaggagePropagator::new().inject(&mut h);
     assert_eq!(Extractor::get(&h, "baggage"), Some("user.id=42"));
     assert_eq!(BaggagePropagator::new().fields(), ["baggage"]);
+}
+
+#[test]
+fn extracted_entries_are_added_to_the_contexts_baggage() {
+    let local = baggage::set_baggage("local", "1", &Context::new());
+    let local = baggage::set_baggage("both", "mine", &local);
+    let mut carrier: HashMap<String, String> = HashMap::new();
+    carrier.insert("baggage".into(), "remote=2,both=theirs".into());
+    let cx = BaggagePropagator::new().extract_with_context(&local, &carrier);
+    assert_eq!(cx.baggage().get("local"), Some("1"), "kept");
+    assert_eq!(cx.baggage().get("remote"), Some("2"));
+    assert_eq!(cx.baggage().get("both"), Some("theirs"), "the header wins");
 }

@@ -52,12 +52,17 @@ impl TextMapPropagator for BaggagePropagator {
         if headers.is_empty() {
             return cx.clone();
         }
-        let baggage = decode(&headers);
-        if baggage.is_empty() {
-            cx.clone()
-        } else {
-            cx.with_baggage(baggage)
+        let extracted = decode(&headers);
+        if extracted.is_empty() {
+            return cx.clone();
         }
+        // Added to the context's baggage (an extracted entry replaces one of the same name),
+        // as Python's propagator sets each entry: what the process put there stays.
+        let mut baggage = cx.baggage().clone();
+        for (name, value, metadata) in extracted.iter() {
+            baggage.insert_with_metadata(name.to_string(), value.to_string(), metadata.clone());
+        }
+        cx.with_baggage(baggage)
     }
 
     fn fields(&self) -> Vec<String> {

@@ -104,6 +104,10 @@ pub fn propagators_from_env() -> Result<TextMapCompositePropagator, ConfigError>
 
 pub(crate) fn parse_propagators(list: &str) -> Result<TextMapCompositePropagator, ConfigError> {
     const VAR: &str = "OTEL_PROPAGATORS";
+    // A list of nothing (",", " , ") is an empty value: the default.
+    if list.split(',').all(|n| n.trim().is_empty()) {
+        return Ok(TextMapCompositePropagator::w3c());
+    }
     let mut out: Vec<Box<dyn TextMapPropagator>> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     for name in list.split(',').map(|n| n.trim().to_ascii_lowercase()) {
@@ -148,6 +152,11 @@ mod tests {
         assert_eq!(p.fields(), ["traceparent", "tracestate", "baggage"]);
         let p = parse_propagators("baggage,baggage").unwrap();
         assert_eq!(p.len(), 1);
+        // Nothing listed: the default, as for an empty value.
+        for empty in [",", " , ", ""] {
+            assert_eq!(parse_propagators(empty).unwrap().len(), 2, "{empty:?}");
+        }
+        assert_eq!(parse_propagators("none").unwrap().len(), 0);
         assert!(parse_propagators("none").unwrap().is_empty());
         let e = parse_propagators("tracecontext,b3").unwrap_err();
         assert_eq!(e.kind(), ConfigErrorKind::Unsupported);

@@ -158,6 +158,11 @@ impl ProviderInner {
         }
     }
 
+    /// Whether this is the stand-in for a missing SDK.
+    pub(crate) fn is_noop(&self) -> bool {
+        self.noop
+    }
+
     /// Whether new spans only pass their parent's context on (as the API without an SDK
     /// does): for the no-op provider, and once shut down.
     #[inline]

@@ -1,6 +1,7 @@
 //! The [`Tracer`]: starts spans.
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use crate::attributes::{collect_limited, KeyValue, StringValue};
@@ -25,11 +26,43 @@ use crate::trace::span_data::{Link, SpanData, SpanKind, Status};
 pub struct Tracer {
     provider: ProviderHandle,
     scope: InstrumentationScope,
+    /// For a tracer of the global no-op provider (taken before an SDK was installed, as in
+    /// a `static`): the installed provider's tracer of the same scope, once there is one.
+    proxy: Option<Arc<OnceLock<Tracer>>>,
 }
 
 impl Tracer {
     pub(crate) fn new(provider: ProviderHandle, scope: InstrumentationScope) -> Self {
-        Tracer { provider, scope }
+        let proxy = provider.is_noop().then(Default::default);
+        Tracer {
+            provider,
+            scope,
+            proxy,
+        }
+    }
+
+    /// The tracer a no-op one stands for: that of the global provider installed since, as
+    /// Python's `ProxyTracer` (the first one found is kept).
+    #[cold]
+    #[inline(never)]
+    fn installed(&self) -> Option<&Tracer> {
+        let cell = self.proxy.as_ref()?;
+        if let Some(t) = cell.get() {
+            return Some(t);
+        }
+        let provider = crate::global::installed_tracer_provider()?;
+        Some(cell.get_or_init(|| provider.tracer_with_scope(self.scope.clone())))
+    }
+
+    /// [`Tracer::build_parts`] through the installed provider's tracer, for a no-op one.
+    #[cold]
+    #[inline(never)]
+    fn build_through_proxy(
+        &self,
+        b: &mut SpanBuilder,
+        cx: &Context,
+    ) -> Option<Result<Box<SpanData>, SpanContext>> {
+        Some(self.installed()?.build_parts(b, cx))
     }
 
     /// The instrumentation scope.
@@ -125,14 +158,17 @@ impl Tracer {
     /// non-recording one.
     #[inline(always)]
     fn build_parts(&self, b: &mut SpanBuilder, cx: &Context) -> Result<Box<SpanData>, SpanContext> {
+        if self.provider.passes_context_only() {
+            if let Some(built) = self.build_through_proxy(b, cx) {
+                return built;
+            }
+            return Err(b.parent.as_ref().unwrap_or(cx).span_context().clone());
+        }
         let parent_cx = match &b.parent {
             Some(p) => p,
             None => cx,
         };
         let psc = parent_cx.span_context();
-        if self.provider.passes_context_only() {
-            return Err(psc.clone());
-        }
         let has_parent = psc.is_valid();
         let (trace_id, span_id) = match &self.provider.id_generator {
             None if has_parent => (psc.trace_id(), random_span_id()),

@@ -395,6 +395,19 @@ fn values_the_spec_says_to_ignore_are_ignored() {
 }
 
 #[test]
+fn the_scheme_is_read_in_any_case() {
+    let c = ok(
+        &Builder::default(),
+        Signal::Traces,
+        &[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "HTTPS://collector:4317"),
+        ],
+    );
+    assert_eq!(c.endpoint(), "https://collector:4317");
+}
+
+#[test]
 fn the_signal_path_goes_before_the_query() {
     let c = ok(
         &Builder::default(),

@@ -782,3 +782,20 @@ fn http_success_whose_reply_is_cut_short_is_not_sent_again() {
     assert_eq!(collector.received().len(), 1, "sent once");
     assert_eq!(exp.stats().exported(), 2);
 }
+
+#[test]
+fn http_redirects_are_not_followed() {
+    // Followed, a 301 would turn the POST into a GET (and carry the headers elsewhere).
+    let collector =
+        FakeHttpCollector::start(vec![HttpReply::status(301).header("location", "/elsewhere")]);
+    let mut exp = exporter(
+        &collector.url("/v1/traces"),
+        Protocol::HttpProtobuf,
+        Duration::from_secs(5),
+    );
+    let err = exp.export(&make_spans(1)).unwrap_err();
+    assert!(err.to_string().contains("301"), "{err}");
+    let got = collector.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].path, "/v1/traces");
+}

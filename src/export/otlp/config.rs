@@ -556,8 +556,9 @@ fn parse_url(s: &str) -> Result<Url, UrlError> {
             _ => return Err(UrlError::BadPort),
         }
     }
+    // The scheme in lower case: the transports compare it (`HTTPS://` is https too).
     Ok(Url {
-        full: s.to_string(),
+        full: format!("{}://{rest}", scheme.to_ascii_lowercase()),
     })
 }
 

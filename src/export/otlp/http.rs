@@ -34,7 +34,10 @@ impl HttpSender {
             .user_agent(super::USER_AGENT)
             .use_rustls_tls()
             .connect_timeout(config.timeout.min(Duration::from_secs(5)))
-            .tcp_nodelay(true);
+            .tcp_nodelay(true)
+            // A redirect would turn the POST into a GET (301, 302) and could carry the
+            // headers elsewhere: the endpoint is what it says, and a 3xx is a failure.
+            .redirect(reqwest::redirect::Policy::none());
         if let Some(ca) = &config.tls.ca_pem {
             for cert in reqwest::Certificate::from_pem_bundle(ca)
                 .map_err(|e| tls_err("OTEL_EXPORTER_OTLP_CERTIFICATE", e))?

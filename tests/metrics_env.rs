@@ -61,12 +61,19 @@ fn metrics_environment_variables() {
         .with_interval(Duration::from_secs(7))
         .build();
     assert_eq!(reader.interval(), Duration::from_secs(7));
-    // bad and zero values: reported, defaults kept
+    // bad values: reported, defaults kept; a zero timeout means no limit
     std::env::set_var("OTEL_METRIC_EXPORT_INTERVAL", "soon");
     std::env::set_var("OTEL_METRIC_EXPORT_TIMEOUT", "0");
     let reader = PeriodicExportingMetricReader::builder(InMemoryMetricExporter::default()).build();
     assert_eq!(reader.interval(), Duration::from_secs(60));
-    assert_eq!(reader.timeout(), Duration::from_secs(30));
+    assert_eq!(reader.timeout(), otlp_sdk::pipeline::MAX_DURATION);
+    std::env::set_var("OTEL_METRIC_EXPORT_INTERVAL", "0");
+    let reader = PeriodicExportingMetricReader::builder(InMemoryMetricExporter::default()).build();
+    assert_eq!(
+        reader.interval(),
+        Duration::from_secs(60),
+        "a zero interval is refused"
+    );
     std::env::remove_var("OTEL_METRIC_EXPORT_INTERVAL");
     std::env::remove_var("OTEL_METRIC_EXPORT_TIMEOUT");
 }

@@ -353,7 +353,6 @@ fn values_the_spec_says_to_ignore_are_ignored() {
         &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml")][..],
         &[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpcc")],
         &[("OTEL_EXPORTER_OTLP_TIMEOUT", "10s")],
-        &[("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0")],
         &[("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")],
         &[("OTEL_EXPORTER_OTLP_INSECURE", "yes")],
     ] {
@@ -375,6 +374,13 @@ fn values_the_spec_says_to_ignore_are_ignored() {
         (c.protocol(), c.compression()),
         (Protocol::HttpJson, Compression::Gzip)
     );
+    // A zero timeout means no limit (a year).
+    let c = ok(
+        &b,
+        Signal::Traces,
+        &[("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0")],
+    );
+    assert_eq!(c.timeout(), Duration::from_secs(365 * 24 * 3600));
     // Only "true" (in any case) is true: a scheme-less gRPC endpoint then gets http.
     for (value, scheme) in [("TRUE", "http"), ("1", "https"), ("yes", "https")] {
         let c = ok(

@@ -161,14 +161,28 @@ fn garbage_in_every_sdk_env_var_falls_back_with_a_diagnostic_and_never_panics() 
             for value in HUGE_NUMBERS {
                 with_env(&[(var, value)], flow);
             }
-            with_env(&[(var, "0")], flow);
+            // Zero: a delay of at least a millisecond, no export time limit, and sizes
+            // (which must be positive) reported and ignored.
+            let d = with_env(&[(var, "0")], || {
+                let c = from_env();
+                if var.ends_with("SCHEDULE_DELAY") {
+                    assert_eq!(c.scheduled_delay, otlp_sdk::pipeline::MIN_DELAY);
+                } else if var.ends_with("EXPORT_TIMEOUT") {
+                    assert_eq!(c.export_timeout, otlp_sdk::pipeline::MAX_DURATION);
+                } else {
+                    assert_eq!(c, defaults, "{var}=0");
+                }
+                flow();
+            });
+            if var.ends_with("SIZE") {
+                assert_reported(&d, var, "0");
+            }
         }
     }
 
     // Sampler: the default (parentbased_always_on) is used, with a diagnostic.
     for (name, arg) in [
         ("bogus", None),
-        ("ALWAYS_ON ", None),
         ("traceidratio", Some("abc")),
         ("traceidratio", Some("-0.5")),
         ("traceidratio", Some("2")),
@@ -192,6 +206,10 @@ fn garbage_in_every_sdk_env_var_falls_back_with_a_diagnostic_and_never_panics() 
         });
         assert_reported(&d, "OTEL_TRACES_SAMPLER", name);
     }
+    // Sampler names in any case.
+    with_env(&[("OTEL_TRACES_SAMPLER", " ALWAYS_OFF ")], || {
+        assert!(matches!(Sampler::from_env(), Ok(Some(Sampler::AlwaysOff))));
+    });
 
     // Limits.
     for var in [
@@ -233,7 +251,13 @@ fn garbage_in_every_sdk_env_var_falls_back_with_a_diagnostic_and_never_panics() 
 
     // Periodic metric reader.
     for var in ["OTEL_METRIC_EXPORT_INTERVAL", "OTEL_METRIC_EXPORT_TIMEOUT"] {
-        for value in GARBAGE_NUMBERS.iter().chain(&["0"]) {
+        // A zero interval is refused; a zero timeout means no limit (below).
+        let zero: &[&str] = if var.ends_with("INTERVAL") {
+            &["0"]
+        } else {
+            &[]
+        };
+        for value in GARBAGE_NUMBERS.iter().chain(zero) {
             let d = with_env(&[(var, value)], || {
                 let r = PeriodicExportingMetricReader::builder(InMemoryMetricExporter::default())
                     .build();

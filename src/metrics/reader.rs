@@ -328,8 +328,12 @@ impl PeriodicReaderBuilder {
     /// The reader. Its thread starts when the provider is built.
     pub fn build(self) -> PeriodicExportingMetricReader {
         let pick = |given: Option<Duration>, var: &'static str, default: Duration| {
+            let from_env = given.is_none();
             let d = given.or_else(|| millis_or_report(var)).unwrap_or(default);
-            if d.is_zero() {
+            if d.is_zero() && from_env && var == "OTEL_METRIC_EXPORT_TIMEOUT" {
+                // The specification: a zero timeout means no limit.
+                crate::pipeline::MAX_DURATION
+            } else if d.is_zero() {
                 diagnostics::report(&format!("{var}: zero is not allowed; using {default:?}"));
                 default
             } else {

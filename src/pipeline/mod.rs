@@ -51,6 +51,9 @@ use crate::env::{millis_or_report, u64_or_report};
 /// The largest queue a batch processor allocates (2^24 items); larger settings are clamped.
 pub const MAX_QUEUE_SIZE: usize = 1 << 24;
 
+/// The shortest schedule delay; shorter settings (0) are raised to it.
+pub const MIN_DELAY: Duration = Duration::from_millis(1);
+
 /// The longest schedule delay or export timeout (a year); longer settings are clamped.
 pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
@@ -65,9 +68,12 @@ pub struct BatchConfig {
     /// Maximum items per export call (default 512).
     pub max_export_batch_size: usize,
     /// Longest time an item waits before a (partial) batch is exported (default 5 s for spans,
-    /// 1 s for logs).
+    /// 1 s for logs; at least [`MIN_DELAY`]).
     pub scheduled_delay: Duration,
-    /// Time allowed for one export call (default 30 s).
+    /// Time allowed for one export (default 30 s; from the environment, 0 means no limit).
+    /// The processor cannot cancel an exporter's call: this bounds how long `force_flush`
+    /// and `shutdown` wait for one, and the OTLP exporter cancels its own requests at its
+    /// timeout (`OTEL_EXPORTER_OTLP_TIMEOUT`).
     pub export_timeout: Duration,
 }
 
@@ -119,13 +125,24 @@ impl BatchConfig {
             c.scheduled_delay = d;
         }
         if let Some(d) = millis_or_report(vars[1]) {
-            c.export_timeout = d;
+            // The specification: a zero timeout means no limit.
+            c.export_timeout = if d.is_zero() { MAX_DURATION } else { d };
         }
-        if let Some(q) = u64_or_report(vars[2]).filter(|q| *q > 0) {
-            c.max_queue_size = q as usize;
+        // Sizes must be positive: 0 is reported and ignored, as a malformed value is.
+        let size = |name: &'static str| match u64_or_report(name) {
+            Some(0) => {
+                crate::diagnostics::report(&format!(
+                    "{name}=0: must be positive; using the default"
+                ));
+                None
+            }
+            n => n.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        };
+        if let Some(q) = size(vars[2]) {
+            c.max_queue_size = q;
         }
-        if let Some(b) = u64_or_report(vars[3]).filter(|b| *b > 0) {
-            c.max_export_batch_size = b as usize;
+        if let Some(b) = size(vars[3]) {
+            c.max_export_batch_size = b;
         }
         c.normalized()
     }
@@ -142,9 +159,17 @@ impl BatchConfig {
             ));
             self.max_queue_size = MAX_QUEUE_SIZE;
         }
-        self.scheduled_delay = self.scheduled_delay.min(MAX_DURATION);
+        // At least a millisecond: a zero delay would have the idle export thread spin.
+        self.scheduled_delay = self.scheduled_delay.clamp(MIN_DELAY, MAX_DURATION);
         self.export_timeout = self.export_timeout.min(MAX_DURATION);
         self.max_queue_size = self.max_queue_size.max(1);
+        if self.max_export_batch_size > self.max_queue_size {
+            crate::diagnostics::report(&format!(
+                "batch processor: max export batch size {} is larger than the queue ({}); \
+                 using {}",
+                self.max_export_batch_size, self.max_queue_size, self.max_queue_size
+            ));
+        }
         self.max_export_batch_size = self.max_export_batch_size.clamp(1, self.max_queue_size);
         self
     }

@@ -161,7 +161,8 @@ impl Sampler {
                 },
             }
         };
-        Ok(match name {
+        // Enum values in any case (the specification's guidance).
+        Ok(match name.trim().to_ascii_lowercase().as_str() {
             "always_on" => Sampler::AlwaysOn,
             "always_off" => Sampler::AlwaysOff,
             "traceidratio" => Sampler::TraceIdRatioBased(ratio()?),
@@ -170,11 +171,11 @@ impl Sampler {
             "parentbased_traceidratio" => {
                 Sampler::parent_based(Sampler::TraceIdRatioBased(ratio()?))
             }
-            other => {
+            _ => {
                 return Err(ConfigError::new(
                     ConfigErrorKind::Invalid,
                     "OTEL_TRACES_SAMPLER",
-                    other,
+                    name,
                     "expected always_on, always_off, traceidratio, parentbased_always_on, \
                      parentbased_always_off or parentbased_traceidratio",
                 ))

@@ -334,8 +334,10 @@ pub(crate) fn resolve(
         None => match vars.get("TIMEOUT") {
             None => DEFAULT_TIMEOUT,
             Some((name, v)) => match v.parse::<u64>() {
-                Ok(ms) if ms > 0 => Duration::from_millis(ms),
-                _ => {
+                // The specification: a zero timeout means no limit.
+                Ok(0) => MAX_TIMEOUT,
+                Ok(ms) => Duration::from_millis(ms),
+                Err(_) => {
                     ignored(
                         &name,
                         &v,

@@ -76,11 +76,40 @@ impl ScopeBuilder {
     }
     /// Sets the scope attributes.
     pub fn with_attributes(mut self, attrs: impl IntoIterator<Item = KeyValue>) -> Self {
-        self.0.attributes = attrs.into_iter().collect();
+        // Keys are unique (OTLP requires it): a repeated key keeps its last value, at its
+        // first position.
+        let mut out: Vec<KeyValue> = Vec::new();
+        for kv in attrs {
+            match out.iter_mut().find(|o| o.key == kv.key) {
+                Some(o) => o.value = kv.value,
+                None => out.push(kv),
+            }
+        }
+        self.0.attributes = out;
         self
     }
     /// The scope.
     pub fn build(self) -> InstrumentationScope {
         InstrumentationScope(Arc::new(self.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_attribute_key_keeps_its_last_value() {
+        let s = InstrumentationScope::builder("s")
+            .with_attributes([
+                KeyValue::new("k", 1),
+                KeyValue::new("j", 0),
+                KeyValue::new("k", 2),
+            ])
+            .build();
+        assert_eq!(
+            s.attributes(),
+            [KeyValue::new("k", 2), KeyValue::new("j", 0)]
+        );
     }
 }

@@ -140,3 +140,40 @@ fn a_manual_reader_given_to_a_second_provider_stays_with_the_first() {
     p1.shutdown().unwrap();
     assert!(reader.collect().is_err(), "shut down with its provider");
 }
+
+#[test]
+fn negative_histogram_values_are_dropped_so_sums_stay_monotonic() {
+    // As Python's SDK: a histogram takes non-negative values, so that its sum (exported as
+    // a monotonic count, or as a Sum stream through a view) never goes down.
+    let view = View::builder()
+        .with_instrument_name("as_sum")
+        .with_aggregation(Aggregation::Sum)
+        .build()
+        .unwrap();
+    let reader = ManualReader::new();
+    let p = MeterProvider::builder()
+        .with_reader(reader.clone())
+        .with_view(view)
+        .build();
+    let m = p.meter("m");
+    let h = m.f64_histogram("h").build();
+    let as_sum = m.f64_histogram("as_sum").build();
+    for v in [5.0, -10.0] {
+        h.record(v, &[]);
+        as_sum.record(v, &[]);
+        as_sum.bind(&[]).record(v);
+    }
+    let rm = reader.collect().unwrap();
+    let MetricData::Histogram(hist) = &rm.metric("h").unwrap().data else {
+        panic!("not a histogram")
+    };
+    assert_eq!(
+        (hist.data_points[0].count, hist.data_points[0].sum),
+        (1, 5.0)
+    );
+    let MetricData::Sum(s) = &rm.metric("as_sum").unwrap().data else {
+        panic!("not a sum")
+    };
+    assert!(s.is_monotonic);
+    assert_eq!(s.data_points[0].value, Number::F64(10.0));
+}

@@ -209,22 +209,22 @@ fn f64_histogram_default_buckets_cumulative() {
         ]
     );
     let mut expected = vec![0u64; 16];
-    expected[0] = 2; // -1, 0
+    expected[0] = 1; // 0 (-1 was dropped: a histogram takes non-negative values)
     expected[1] = 1; // 5
     expected[2] = 1; // 7
     expected[4] = 1; // 50
     expected[6] = 1; // 100
     expected[15] = 1; // 10001
     assert_eq!(bucket_counts(p), expected);
-    assert_eq!(p.count, 7);
-    assert_eq!(p.sum, 10162.0);
-    assert_eq!(p.min, Some(-1.0));
+    assert_eq!(p.count, 6);
+    assert_eq!(p.sum, 10163.0);
+    assert_eq!(p.min, Some(0.0));
     assert_eq!(p.max, Some(10001.0));
 
     h.record(3.0, &[kv("m", "GET")]);
     let rm = reader.collect().unwrap();
     let p2 = &hist(&rm, "http.server.duration").data_points[0];
-    assert_eq!(p2.count, 8);
+    assert_eq!(p2.count, 7);
     assert_eq!(p2.start_time_unix_nano, p.start_time_unix_nano);
 }
 
@@ -322,12 +322,14 @@ fn exponential_histogram_scale_and_offsets() {
         .with_temporality_selector(|_| Temporality::Delta)
         .build();
     let (_p, reader, meter) = setup_with(reader, vec![view]);
-    let h = meter.f64_histogram("exp").build();
+    // An up-down counter through the view: it may record negative values (a histogram
+    // instrument drops them), which go to the negative buckets.
+    let h = meter.f64_up_down_counter("exp").build();
     for v in [1.0, 2.0, 4.0] {
-        h.record(v, &[]);
+        h.add(v, &[]);
     }
-    h.record(0.0, &[]);
-    h.record(-1.0, &[]);
+    h.add(0.0, &[]);
+    h.add(-1.0, &[]);
     let rm = reader.collect().unwrap();
     let MetricData::ExponentialHistogram(e) = &rm.metric("exp").unwrap().data else {
         panic!("exponential histogram expected")
@@ -346,7 +348,7 @@ fn exponential_histogram_scale_and_offsets() {
     );
 
     // delta: a fresh state, starting again at the max scale
-    h.record(1.0, &[]);
+    h.add(1.0, &[]);
     let rm = reader.collect().unwrap();
     let MetricData::ExponentialHistogram(e) = &rm.metric("exp").unwrap().data else {
         panic!()

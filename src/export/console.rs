@@ -87,16 +87,30 @@ pub(crate) fn iso_time(nanos: u64) -> String {
     humantime::format_rfc3339_micros(from_unix_nanos(nanos)).to_string()
 }
 
+/// A float: a JSON number, or `"NaN"`, `"Infinity"`, `"-Infinity"` (which JSON numbers cannot
+/// hold; Python's console prints them by those names).
+pub(crate) fn float_json(f: f64) -> Json {
+    if f.is_finite() {
+        json!(f)
+    } else if f.is_nan() {
+        json!("NaN")
+    } else if f > 0.0 {
+        json!("Infinity")
+    } else {
+        json!("-Infinity")
+    }
+}
+
 pub(crate) fn value_json(v: &Value) -> Json {
     match v {
         Value::Bool(b) => json!(b),
         Value::I64(i) => json!(i),
-        Value::F64(f) => json!(f),
+        Value::F64(f) => float_json(*f),
         Value::String(s) => json!(s.as_str()),
         Value::Array(a) => match a.as_slice() {
             ArraySlice::Bool(a) => json!(a),
             ArraySlice::I64(a) => json!(a),
-            ArraySlice::F64(a) => json!(a),
+            ArraySlice::F64(a) => Json::Array(a.iter().copied().map(float_json).collect()),
             ArraySlice::String(a) => Json::Array(a.iter().map(|s| json!(s.as_str())).collect()),
         },
     }
@@ -175,4 +189,20 @@ fn span_json(s: &SpanData, resource: &Json) -> Json {
         })).collect::<Vec<_>>(),
         "resource": resource,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_json_cannot_hold_are_printed_by_name() {
+        assert_eq!(value_json(&Value::F64(1.5)), json!(1.5));
+        assert_eq!(value_json(&Value::F64(f64::NAN)), json!("NaN"));
+        assert_eq!(value_json(&Value::F64(f64::INFINITY)), json!("Infinity"));
+        assert_eq!(
+            value_json(&Value::from(vec![f64::NEG_INFINITY, 1.0])),
+            json!(["-Infinity", 1.0])
+        );
+    }
 }

@@ -136,7 +136,7 @@ fn any_json(v: &AnyValue) -> Json {
     match v {
         AnyValue::String(s) => json!(s.as_str()),
         AnyValue::Int(i) => json!(i),
-        AnyValue::Double(d) => json!(d),
+        AnyValue::Double(d) => crate::export::console::float_json(*d),
         AnyValue::Bool(b) => json!(b),
         AnyValue::Bytes(_) => json!(v.to_string()),
         AnyValue::Array(a) => Json::Array(a.iter().map(any_json).collect()),

@@ -130,12 +130,17 @@ pub enum AnyValue {
 impl AnyValue {
     /// A map value from pairs.
     pub fn map<K: Into<Key>, V: Into<AnyValue>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        AnyValue::Map(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
+        // Keys are unique (OTLP requires it): a repeated key keeps its last value, at its
+        // first position.
+        let mut out: Vec<(Key, AnyValue)> = Vec::new();
+        for (k, v) in pairs {
+            let (k, v) = (k.into(), v.into());
+            match out.iter_mut().find(|(ok, _)| *ok == k) {
+                Some(slot) => slot.1 = v,
+                None => out.push((k, v)),
+            }
+        }
+        AnyValue::Map(out)
     }
 
     /// The value as a string slice, when it is a string.
@@ -383,6 +388,19 @@ pub struct LogData {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_map_keeps_the_last_value_of_a_repeated_key() {
+        let m = AnyValue::map([("a", 1i64), ("b", 0), ("a", 2)]);
+        assert_eq!(
+            m,
+            AnyValue::Map(vec![
+                ("a".into(), AnyValue::Int(2)),
+                ("b".into(), AnyValue::Int(0))
+            ])
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -5,11 +5,10 @@ use std::fmt;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{json, Map, Value as Json};
+use serde_json::{json, Value as Json};
 
-use crate::attributes::{ArraySlice, KeyValue, Value};
 use crate::error::{SdkError, SdkResult};
-use crate::export::console::ConsoleWriter;
+use crate::export::console::{attributes_json as attrs_json, float_json, ConsoleWriter};
 use crate::metrics::data::{Exemplar, MetricData, Number, NumberDataPoint, ResourceMetrics};
 use crate::metrics::{InstrumentKind, Temporality, TemporalityPreference};
 
@@ -125,34 +124,11 @@ impl MetricExporter for ConsoleMetricExporter {
     }
 }
 
-fn value_json(v: &Value) -> Json {
-    match v {
-        Value::Bool(b) => json!(b),
-        Value::I64(i) => json!(i),
-        Value::F64(f) => json!(f),
-        Value::String(s) => json!(s.as_str()),
-        Value::Array(a) => match a.as_slice() {
-            ArraySlice::Bool(a) => json!(a),
-            ArraySlice::I64(a) => json!(a),
-            ArraySlice::F64(a) => json!(a),
-            ArraySlice::String(a) => Json::Array(a.iter().map(|s| json!(s.as_str())).collect()),
-        },
-    }
-}
-
-fn attrs_json(attrs: &[KeyValue]) -> Json {
-    let mut m = Map::new();
-    for kv in attrs {
-        m.insert(kv.key.to_string(), value_json(&kv.value));
-    }
-    Json::Object(m)
-}
-
 fn number_json(n: Number) -> Json {
     match n {
         Number::U64(v) => json!(v),
         Number::I64(v) => json!(v),
-        Number::F64(v) => json!(v),
+        Number::F64(v) => float_json(v),
     }
 }
 
@@ -230,6 +206,7 @@ fn data_json(d: &MetricData) -> Json {
                 "zero_count": p.zero_count,
                 "positive": {"offset": p.positive.offset, "bucket_counts": p.positive.counts},
                 "negative": {"offset": p.negative.offset, "bucket_counts": p.negative.counts},
+                "flags": 0,
                 "min": p.min,
                 "max": p.max,
                 "exemplars": exemplars_json(&p.exemplars),
@@ -250,6 +227,7 @@ pub(crate) fn resource_metrics_json(rm: &ResourceMetrics) -> Json {
                 "scope": {
                     "name": sm.scope.name(),
                     "version": sm.scope.version(),
+                    "attributes": attrs_json(sm.scope.attributes()),
                     "schema_url": sm.scope.schema_url().unwrap_or(""),
                 },
                 "metrics": sm.metrics.iter().map(|m| json!({
@@ -258,7 +236,9 @@ pub(crate) fn resource_metrics_json(rm: &ResourceMetrics) -> Json {
                     "unit": m.unit.as_str(),
                     "data": data_json(&m.data),
                 })).collect::<Vec<_>>(),
+                "schema_url": sm.scope.schema_url().unwrap_or(""),
             })).collect::<Vec<_>>(),
+            "schema_url": rm.resource.schema_url().unwrap_or(""),
         }]
     })
 }

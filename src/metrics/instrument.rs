@@ -145,8 +145,9 @@ impl<T: MetricNumber> UpDownCounter<T> {
     }
 }
 
-/// A histogram: `record` takes finite values (NaN and infinities are dropped and reported
-/// once).
+/// A histogram: `record` takes finite non-negative values (negative values, NaN and
+/// infinities are dropped and reported once, as Python's SDK drops negative values: a
+/// histogram's sum is exported as a count that only grows).
 #[derive(Clone)]
 pub struct Histogram<T> {
     inner: Arc<SyncInner<T>>,
@@ -156,10 +157,11 @@ impl<T: MetricNumber> Histogram<T> {
     /// Records `value` in the series of `attributes`.
     #[inline]
     pub fn record(&self, value: T, attributes: &[KeyValue]) {
-        if value.is_finite() {
+        if value.is_non_negative() && value.is_finite() {
             self.inner.measure(value, attributes);
         } else {
-            self.inner.invalid(value, "non-finite histogram value");
+            self.inner
+                .invalid(value, "negative or non-finite histogram value");
         }
     }
 
@@ -182,12 +184,13 @@ impl<T: MetricNumber> BoundHistogram<T> {
     /// Records `value` in the bound series.
     #[inline]
     pub fn record(&self, value: T) {
-        if value.is_finite() {
+        if value.is_non_negative() && value.is_finite() {
             for r in self.recorders.iter() {
                 r(value);
             }
         } else {
-            self.inner.invalid(value, "non-finite histogram value");
+            self.inner
+                .invalid(value, "negative or non-finite histogram value");
         }
     }
 }

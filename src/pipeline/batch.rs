@@ -330,6 +330,10 @@ impl<T: PipelineItem> BatchPipeline<T> {
             /// The pipeline this thread last tried to relieve, and its export count then.
             static LAST: Cell<(u64, u64)> = const { Cell::new((0, u64::MAX)) };
         }
+        // The queue is full of items the exporter holds: the export thread cannot help.
+        if self.shared.budget.in_rings() < self.shared.batch_size {
+            return false;
+        }
         let progress = self.export_count();
         let stalled = !self.progressed_since(&LAST, progress);
         let shares = self.shares_cpu_with_worker();
@@ -418,7 +422,12 @@ impl<T: PipelineItem> BatchPipeline<T> {
                 self.name, self.config.max_queue_size
             ));
         }
-        self.wake();
+        // Only when the rings hold a batch: a queue filled by items the exporter holds (its
+        // collector down, say) is emptied by the exporter, not by waking the export thread,
+        // which would otherwise poll on every refused item.
+        if self.shared.budget.in_rings() >= self.shared.batch_size {
+            self.wake();
+        }
     }
 
     /// Passes the provider's resource to the exporter (before any export of items pushed
@@ -1114,5 +1123,73 @@ mod tests {
             "the exited thread's id is cleared"
         );
         assert!(p.shared.registry().worker_done);
+    }
+
+    #[test]
+    fn threads_that_push_a_few_items_each_and_exit_still_fill_batches() {
+        // A thread per request, each pushing fewer items than a producer reports at once:
+        // their items reach the shared count only when they exit, and the next thread's
+        // first push must see the batch they left.
+        let c = Count::default();
+        let p = BatchPipeline::new(c.clone(), cfg(2048, 512), "test-bsp");
+        for t in 0..40u32 {
+            std::thread::scope(|s| {
+                s.spawn(|| (0..20).for_each(|i| p.push(t * 100 + i)));
+            });
+        }
+        wait_until(|| c.0.load(Ordering::SeqCst) >= 512);
+        let st = p.stats();
+        assert!(st.exported >= 512, "{st:?}");
+        assert_eq!(st.dropped, 0);
+        p.shutdown().unwrap();
+    }
+
+    #[test]
+    fn a_full_queue_of_held_items_does_not_keep_the_export_thread_busy() {
+        // The collector is down: the exporter holds everything it was given, the queue is
+        // full of it, and the application keeps producing. Waking the export thread for
+        // each refused item cannot make room; it used to poll all the time (~130 000 looks
+        // at the exporter in half a second).
+        let h = Holding::default();
+        let p = BatchPipeline::new(h.clone(), cfg(256, 64), "test-bsp");
+        (0..256).for_each(|i| p.push(i));
+        wait_until(|| h.held.load(Ordering::SeqCst) == 256);
+        let before = h.looks.load(Ordering::SeqCst);
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_millis(500) {
+            p.push(1);
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let looks = h.looks.load(Ordering::SeqCst) - before;
+        assert!(p.stats().dropped > 100);
+        // The sleeping worker looks at the exporter every 1 to 64 ms (backing off).
+        assert!(looks < 1000, "{looks} looks at the exporter in 500 ms");
+        h.held.store(0, Ordering::SeqCst);
+        p.shutdown().unwrap();
+    }
+
+    #[test]
+    fn an_exporter_whose_held_panics_is_asked_once() {
+        #[derive(Clone, Default)]
+        struct PanicHeld(Arc<AtomicUsize>, Arc<AtomicUsize>);
+        impl BatchExport<u32> for PanicHeld {
+            fn export(&mut self, batch: &[u32]) -> SdkResult {
+                self.1.fetch_add(batch.len(), Ordering::SeqCst);
+                Ok(())
+            }
+            fn held(&mut self) -> usize {
+                self.0.fetch_add(1, Ordering::SeqCst);
+                panic!("held")
+            }
+        }
+        let e = PanicHeld::default();
+        let p = BatchPipeline::new(e.clone(), cfg(256, 64), "test-bsp");
+        for round in 0..5 {
+            (0..64).for_each(|i| p.push(round * 64 + i));
+            wait_until(|| e.1.load(Ordering::SeqCst) >= 64 * (round as usize + 1));
+        }
+        assert_eq!(e.1.load(Ordering::SeqCst), 320, "exports go on");
+        assert_eq!(e.0.load(Ordering::SeqCst), 1, "held is not asked again");
+        p.shutdown().unwrap();
     }
 }

@@ -327,7 +327,10 @@ impl<T> LocalRing<T> {
                 .fetch_add(REPORT_EVERY as isize, Ordering::Relaxed);
             self.unreported = 0;
         }
-        let used = if self.pushed % CHECK_EVERY == 0 {
+        // Also on a ring's first push: threads that push fewer than `CHECK_EVERY` items
+        // and exit (a thread per request) report only when they exit, and the next
+        // thread's first push is then the one to see that they left a batch between them.
+        let used = if self.pushed % CHECK_EVERY == 0 || self.pushed == 1 {
             Some(self.producer.buffer().capacity() - self.producer.slots())
         } else {
             None

@@ -67,6 +67,8 @@ pub(super) struct Worker<T, E> {
     one_cpu: bool,
     /// [`Worker::finish`] ran.
     finished: bool,
+    /// The exporter's `held` panicked once: it is not called again.
+    held_panicked: bool,
 }
 
 impl<T, E> Drop for Worker<T, E> {
@@ -128,6 +130,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             one_cpu: super::cpu::pinned_to_one(),
             finished: false,
+            held_panicked: false,
         }
     }
 
@@ -196,6 +199,9 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     let _ = self.drain(Drain::Queued);
+                    // Also when nothing was exported: the exporter may have let go of items
+                    // (the held-items look is due no later than the timer).
+                    self.sync_held();
                     next_timer = Instant::now() + self.delay;
                 }
                 Err(RecvTimeoutError::Disconnected) => {
@@ -494,10 +500,20 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     /// earlier ones travel) must not let the processor hold more than `max_queue_size`.
     #[inline]
     fn sync_held(&mut self) {
-        // An exporter whose `held` panics is taken to hold what it held before.
+        // An exporter whose `held` panicked is taken to hold nothing from then on (it is
+        // asked every poll: one report, not one panic a microsecond).
+        if self.held_panicked {
+            return;
+        }
         let exporter = &mut self.exporter;
-        let held =
-            std::panic::catch_unwind(AssertUnwindSafe(|| exporter.held())).unwrap_or(self.charged);
+        let held = match std::panic::catch_unwind(AssertUnwindSafe(|| exporter.held())) {
+            Ok(n) => n,
+            Err(_) => {
+                self.held_panicked = true;
+                diagnostics::report("exporter's held panicked; it is not asked again");
+                0
+            }
+        };
         if held == self.charged {
             return;
         }

@@ -1,8 +1,11 @@
 //! Error types.
 //!
-//! - [`ConfigError`]: a builder or an environment variable was given a value that cannot be
-//!   used. It names the setting and the value (secrets redacted), and is returned from
-//!   `build()`-style calls; the SDK never panics on bad configuration.
+//! - [`ConfigError`]: a builder, or an environment variable the SDK cannot do without (an
+//!   OTLP endpoint, say), was given a value that cannot be used. It names the setting and
+//!   the value (secrets redacted), and is returned from `build()`-style calls and the
+//!   `from_env` functions; the SDK never panics on bad configuration. Other malformed
+//!   variables are reported through [`diagnostics`](crate::diagnostics) and ignored, as the
+//!   specification asks.
 //! - [`SdkError`]: the outcome of `force_flush`, `shutdown` and `export` calls.
 
 use std::borrow::Cow;

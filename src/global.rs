@@ -1,7 +1,8 @@
 //! Process-wide providers, as Python's `trace.set_tracer_provider` / `trace.get_tracer`.
 //!
-//! Until a provider is set, [`tracer`] returns a tracer of a provider with no processor: its
-//! spans are not recorded, and cost almost nothing.
+//! Until a provider is set, [`tracer`] returns a tracer of a no-op provider, as the API
+//! without an SDK: its spans are not recorded, carry their parent's span context on, and
+//! cost almost nothing. Once a provider is set, such a tracer starts its spans through it.
 
 use std::sync::{Arc, OnceLock, RwLock};
 

@@ -51,7 +51,8 @@ impl Parse for Args {
 /// - `#[traced]`: the span is named after the function;
 /// - `#[traced("span")]`: an explicit span name;
 /// - `#[traced("span", tracer = "my.tracer.name")]`: the global tracer of that scope (default:
-///   the crate name), or `tracer = some_expr` for any expression giving a `&Tracer`/`Tracer`.
+///   the package name, `CARGO_PKG_NAME`), or `tracer = some_expr` for any expression giving a
+///   `&Tracer`/`Tracer`.
 ///
 /// Inside, `otlp_sdk::trace::get_current_span()` is the new span. For `async fn`, the span is
 /// current whenever the future is polled and ends when it completes or is dropped.

@@ -33,7 +33,9 @@ use crate::trace::{SpanId, SpanKind, Status, Tracer};
 ///   any API) are its children and carry its ids. The fields `otel.name`, `otel.kind`
 ///   (`server`, `client`, `producer`, `consumer`, `internal`), `otel.status_code` (`ok`,
 ///   `error`) and `otel.status_description` set the span's name, kind and status.
-/// - An event carries the ids of its `tracing` span, or else of the current otlp-sdk span.
+/// - An event carries the ids of its `tracing` span (its explicit parent, or the current
+///   `tracing` span), or else of the current otlp-sdk span; an explicit root event
+///   (`parent: None`) carries none.
 ///
 /// ```
 /// use otlp_sdk::logs::{InMemoryLogExporter, LoggerProvider, TracingLayer};

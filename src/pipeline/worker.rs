@@ -289,8 +289,9 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     /// threads as there are CPUs pushed items within the last `ACTIVE_WINDOW`. Never when
     /// the process is pinned to one CPU: there the worker always shares it with the
     /// producers, each yield of the polling worker hands it straight to them, and sleeping
-    /// would only add the cost of the wake-ups (span_basic under `taskset -c 0`: 43.0-44.3
-    /// ns a span polling, 46.6-47.4 sleeping). A quota of one CPU's time is not that case:
+    /// would only add the cost of the wake-ups (span_basic under `taskset -c 0` was ~7 %
+    /// faster polling; README, Performance, has the figures). A quota of one CPU's time is
+    /// not that case:
     /// `cpus` is then 1 but the threads run on different CPUs, where a polling worker would
     /// spend the quota the producer needs.
     fn sleeps_between_batches(&mut self) -> bool {

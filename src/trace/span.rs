@@ -15,8 +15,10 @@ use crate::trace::span_rc::{Slot, SpanRc};
 
 /// A span being recorded. Ends when [`Span::end`] is called or when it is dropped.
 ///
-/// An unsampled span records nothing and every method on it is a cheap no-op; it still has a
-/// [`SpanContext`], so its children and propagated headers keep the trace id.
+/// A non-recording span (the sampler dropped it, or no SDK is installed) records nothing and
+/// every method on it is a cheap no-op; it still has a [`SpanContext`], so its children and
+/// propagated headers keep the trace id. A record-only span (the sampler's `RecordOnly`) is
+/// recorded and reaches the processors, but is not sampled, so it is not exported.
 pub struct Span {
     state: State,
 }

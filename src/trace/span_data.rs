@@ -127,7 +127,8 @@ impl Link {
 }
 
 /// Everything recorded about one span. While the span is live this is its state; when it
-/// ends it is moved (never copied) to the span processors.
+/// ends it is moved to the span processor (with several processors, each but the last gets
+/// a copy).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SpanData {
     /// The span's own identity.

@@ -26,18 +26,22 @@
 //! | Variable suffix | Builder | Default | Values |
 //! |---|---|---|---|
 //! | `ENDPOINT` | `with_endpoint` | `http://localhost:4318` (`:4317` for gRPC) | URL; gRPC also `host:port` |
-//! | `PROTOCOL` | `with_protocol` | `http/protobuf` | `grpc`, `http/protobuf`, `http/json` |
+//! | `PROTOCOL` | `with_protocol` | `http/protobuf` | `grpc`, `http/protobuf`, `http/json` (any case) |
 //! | `HEADERS` | `with_headers` | none | `k1=v1,k2=v2`, values percent-decoded |
-//! | `TIMEOUT` | `with_timeout` | `10000` (10 s) | milliseconds, > 0 |
-//! | `COMPRESSION` | `with_compression` | `none` | `gzip`, `none` |
+//! | `TIMEOUT` | `with_timeout` | `10000` (10 s) | milliseconds; 0 means no limit |
+//! | `COMPRESSION` | `with_compression` | `none` | `gzip`, `none` (any case) |
 //! | `CERTIFICATE` | `with_tls_ca_file` | system roots | PEM file of CA certificates |
 //! | `CLIENT_CERTIFICATE`, `CLIENT_KEY` | `with_tls_client_cert` | none | PEM files (mTLS) |
-//! | `INSECURE` | `with_insecure` | `false` | gRPC `host:port` endpoints: plain text if `true` |
+//! | `INSECURE` | `with_insecure` | `false` | gRPC `host:port` endpoints: plain text if `true` (only `true`, in any case, is true) |
 //!
 //! A builder endpoint and a per-signal endpoint variable are used as they are; the general
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is a base to which HTTP exporters append `/v1/traces`,
-//! `/v1/metrics` or `/v1/logs`. A bad value is a [`ConfigError`] naming the variable and
-//! the value (header values are never shown). TLS certificate verification is always on.
+//! `/v1/metrics` or `/v1/logs`. As the specification reads variables by type, an unknown
+//! protocol or compression, or a bad timeout, is reported through
+//! [`diagnostics`](crate::diagnostics) and ignored; an endpoint, headers or certificate
+//! files that cannot work, and any bad builder value, are a [`ConfigError`] from `build()`
+//! naming the setting and the value (header values are never shown). TLS certificate
+//! verification is always on.
 //!
 //! ## Delivery
 //! Exporters need no async runtime: each owns a thread with a small tokio runtime, and can
@@ -46,13 +50,13 @@
 //! `ABORTED`, `OUT_OF_RANGE`, `DATA_LOSS`, and `RESOURCE_EXHAUSTED` with `RetryInfo`; HTTP
 //! 429, 502, 503, 504 and connection errors), with exponential backoff and jitter, honouring
 //! `Retry-After` and `RetryInfo`, always within the export timeout ([`RetryPolicy`]).
-//! Partial successes are counted ([`ExportStats`]) and reported once through
+//! Partial successes are counted (`ExportStats`) and reported once through
 //! [`diagnostics`](crate::diagnostics).
 //!
 //! ## For signal exporters
-//! A signal's exporter is a thin adapter: [`OtlpExporterBuilder::build_client`] resolves the
-//! settings for its [`Signal`] and starts an [`OtlpClient`]; the exporter encodes its items
-//! into the signal's request message and calls [`OtlpClient::export`]:
+//! A signal's exporter is a thin adapter: `OtlpExporterBuilder::build_client` resolves the
+//! settings for its [`Signal`] and starts an `OtlpClient`; the exporter encodes its items
+//! into the signal's request message and calls `OtlpClient::export`:
 //!
 //! ```text
 //! pub struct OtlpLogExporter { client: OtlpClient, resource: Resource }
@@ -115,7 +119,7 @@ const USER_AGENT: &str = concat!(
     env!("CARGO_PKG_VERSION")
 );
 
-/// Builds an OTLP exporter `E` (for example [`OtlpSpanExporter::builder`]). Values given here
+/// Builds an OTLP exporter `E` (for example `OtlpSpanExporter::builder()`). Values given here
 /// win over the environment variables.
 pub struct OtlpExporterBuilder<E> {
     opts: Options,

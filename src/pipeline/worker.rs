@@ -22,6 +22,11 @@ const BUSY_POLL: Duration = Duration::from_micros(500);
 /// microsecond). Before each poll the worker offers its CPU to other threads.
 const SPINS_PER_POLL: u32 = 64;
 
+/// After going to sleep, the worker looks at the rings once more this much later: a batch
+/// whose last pushes were still in a producer's store buffer when it looked (producers do
+/// not fence; see `BatchPipeline::wake_if_asleep`) is then taken, not left for the timer.
+const RECHECK: Duration = Duration::from_millis(1);
+
 /// A producing thread counts as active (for whether the worker may poll) while it pushed
 /// within this long: a few scheduler time slices, so that a producer kept off its CPU by
 /// the polling worker itself still counts.
@@ -69,6 +74,8 @@ pub(super) struct Worker<T, E> {
     finished: bool,
     /// The exporter's `held` panicked once: it is not called again.
     held_panicked: bool,
+    /// Went to sleep: look at the rings once more after [`RECHECK`].
+    recheck: bool,
 }
 
 impl<T, E> Drop for Worker<T, E> {
@@ -131,6 +138,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
             one_cpu: super::cpu::pinned_to_one(),
             finished: false,
             held_panicked: false,
+            recheck: false,
         }
     }
 
@@ -150,13 +158,24 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                 self.run_busy();
                 continue;
             }
-            let wake_at = if self.charged > 0 {
+            let mut wake_at = if self.charged > 0 {
                 next_timer.min(Instant::now() + self.held_poll)
             } else {
                 next_timer
             };
+            if self.recheck {
+                wake_at = wake_at.min(Instant::now() + RECHECK);
+            }
             match self.control.recv_deadline(wake_at) {
-                Ok(Control::Wake) => self.run_busy(),
+                Ok(Control::Wake) => {
+                    self.recheck = false;
+                    self.run_busy()
+                }
+                Err(RecvTimeoutError::Timeout)
+                    if std::mem::take(&mut self.recheck) && self.claim_ready_batch() =>
+                {
+                    self.run_busy()
+                }
                 Ok(Control::Resource(r)) => {
                     let exporter = &mut self.exporter;
                     let _ = catch_panic("exporter's set_resource", || {
@@ -275,10 +294,16 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     /// is there (and the worker stays awake).
     fn sleep_unless_batch_ready(&mut self) -> bool {
         self.shared.wake_pending.store(false, Ordering::SeqCst);
-        // Pairs with the producers' fence before they read `wake_pending`
-        // (`BatchPipeline::wake_if_asleep`): either a producer sees the flag cleared and
-        // sends a wake-up, or this thread sees its pushes.
+        // Producers read `wake_pending` after their pushes, without a fence: see `RECHECK`.
         fence(Ordering::SeqCst);
+        let ready = self.claim_ready_batch();
+        self.recheck = !ready;
+        ready
+    }
+
+    /// Asleep (`wake_pending` clear): whether the rings hold a batch, and then stays awake
+    /// (unless a producer's wake-up is already on its way).
+    fn claim_ready_batch(&mut self) -> bool {
         // A ring registered (and filled) since the last look counts too.
         self.adopt();
         let s = &self.shared;

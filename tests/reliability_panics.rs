@@ -135,45 +135,44 @@ struct BadHooks {
     exported: Arc<AtomicU64>,
 }
 
-impl SpanExporter for BadHooks {
-    fn export(&mut self, batch: &[Box<SpanData>]) -> SdkResult {
-        self.exported
-            .fetch_add(batch.len() as u64, Ordering::SeqCst);
+impl BadHooks {
+    fn count(&self, items: usize) -> SdkResult {
+        self.exported.fetch_add(items as u64, Ordering::SeqCst);
         Ok(())
     }
-    fn force_flush(&mut self) -> SdkResult {
-        panic!("force_flush hook")
+}
+
+/// The two hooks, for each exporter trait.
+macro_rules! panicking_hooks {
+    () => {
+        fn force_flush(&mut self) -> SdkResult {
+            panic!("force_flush hook")
+        }
+        fn shutdown(&mut self) -> SdkResult {
+            panic!("shutdown hook")
+        }
+    };
+}
+
+impl SpanExporter for BadHooks {
+    fn export(&mut self, batch: &[Box<SpanData>]) -> SdkResult {
+        self.count(batch.len())
     }
-    fn shutdown(&mut self) -> SdkResult {
-        panic!("shutdown hook")
-    }
+    panicking_hooks!();
 }
 
 impl LogExporter for BadHooks {
     fn export(&mut self, batch: &[Box<LogData>]) -> SdkResult {
-        self.exported
-            .fetch_add(batch.len() as u64, Ordering::SeqCst);
-        Ok(())
+        self.count(batch.len())
     }
-    fn force_flush(&mut self) -> SdkResult {
-        panic!("force_flush hook")
-    }
-    fn shutdown(&mut self) -> SdkResult {
-        panic!("shutdown hook")
-    }
+    panicking_hooks!();
 }
 
 impl MetricExporter for BadHooks {
     fn export(&mut self, _metrics: &ResourceMetrics) -> SdkResult {
-        self.exported.fetch_add(1, Ordering::SeqCst);
-        Ok(())
+        self.count(1)
     }
-    fn force_flush(&mut self) -> SdkResult {
-        panic!("force_flush hook")
-    }
-    fn shutdown(&mut self) -> SdkResult {
-        panic!("shutdown hook")
-    }
+    panicking_hooks!();
 }
 
 /// `force_flush` and `shutdown` of the provider fail, naming the panic, and telemetry keeps

@@ -13,6 +13,26 @@ pub(crate) fn var(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// `OTEL_SDK_DISABLED`: whether the SDK is switched off for every signal (only "true", in
+/// any case, is true; another value than "false" is reported). Providers built then are
+/// no-ops: spans pass their parent's context on, instruments and loggers record nothing.
+pub(crate) fn sdk_disabled() -> bool {
+    match var("OTEL_SDK_DISABLED") {
+        None => false,
+        Some(v) if v.eq_ignore_ascii_case("true") => {
+            diagnostics::report("OTEL_SDK_DISABLED=true: this provider records nothing");
+            true
+        }
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(v) => {
+            diagnostics::report(&format!(
+                "OTEL_SDK_DISABLED={v:?} ignored: expected true or false"
+            ));
+            false
+        }
+    }
+}
+
 /// A non-negative integer variable.
 pub(crate) fn u64_var(name: &'static str) -> Result<Option<u64>, ConfigError> {
     match var(name) {

@@ -187,6 +187,10 @@ impl LoggerProviderBuilder {
     pub fn build(self) -> LoggerProvider {
         let resource = self.resource.unwrap_or_default();
         let mut processors = self.processors;
+        if crate::env::sdk_disabled() {
+            // No processor: records go nowhere (and no export thread runs).
+            processors.clear();
+        }
         for p in &mut processors {
             p.set_resource(&resource);
         }

@@ -266,6 +266,10 @@ impl MeterProviderBuilder {
 
     /// The provider; readers start (the periodic reader's thread) here.
     pub fn build(mut self) -> MeterProvider {
+        if crate::env::sdk_disabled() {
+            // No reader: instruments record nothing, and no export thread starts.
+            self.readers.clear();
+        }
         self.readers.retain(|r| r.claim());
         let temporalities = self
             .readers

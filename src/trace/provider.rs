@@ -325,7 +325,12 @@ impl TracerProviderBuilder {
         self
     }
     /// The provider.
-    pub fn build(self) -> TracerProvider {
+    pub fn build(mut self) -> TracerProvider {
+        if crate::env::sdk_disabled() {
+            // The processors (and their threads) go now: nothing would reach them.
+            self.processors.clear();
+            return self.build_with(true);
+        }
         self.build_with(false)
     }
 

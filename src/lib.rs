@@ -81,6 +81,7 @@ pub mod __private {
     //! Used by the `#[traced]` macro; not a public API.
     pub use crate::context::FutureExt;
     pub use crate::trace::traced::{
-        record_error, Description, EndOnDrop, ErrWrap, ViaDebug, ViaDisplay, ViaError, ViaType,
+        record_error, Description, EndOnDrop, ErrWrap, ViaBoxedError, ViaDebug, ViaDisplay,
+        ViaError, ViaType,
     };
 }

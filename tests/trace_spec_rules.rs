@@ -162,3 +162,31 @@ fn a_link_to_an_invalid_context_is_kept_when_it_carries_attributes() {
     span.end();
     assert_eq!(*links.0.lock().unwrap(), vec![1]);
 }
+
+#[test]
+fn an_exporter_instrumented_through_another_provider_gets_its_spans_exported() {
+    // The re-entry guard drops only what a processor's own exporter makes through that same
+    // processor; spans an exporter makes through another provider are that provider's.
+    #[derive(Debug)]
+    struct Instrumented(otlp_sdk::trace::Tracer);
+    impl SpanExporter for Instrumented {
+        fn export(&mut self, _batch: &[Box<SpanData>]) -> SdkResult {
+            self.0.start("exporting").end();
+            Ok(())
+        }
+    }
+    let own = otlp_sdk::export::InMemorySpanExporter::default();
+    let other = TracerProvider::builder()
+        .with_simple_exporter(own.clone())
+        .build();
+    let provider = TracerProvider::builder()
+        .with_simple_exporter(Instrumented(other.tracer("exporter")))
+        .build();
+    provider.tracer("app").start("work").end();
+    let names: Vec<_> = own
+        .finished_spans()
+        .iter()
+        .map(|s| s.name.to_string())
+        .collect();
+    assert_eq!(names, ["exporting"]);
+}

@@ -60,6 +60,68 @@ async fn keeps_its_context(store: Arc<Mutex<Option<Context>>>) -> u8 {
     1
 }
 
+struct Store {
+    v: Vec<i32>,
+}
+
+impl Store {
+    /// A borrow in the result: the body cannot run in a closure.
+    #[otlp_sdk::traced]
+    fn first_mut(&mut self) -> Result<&mut i32, String> {
+        self.v.first_mut().ok_or_else(|| "empty".to_string())
+    }
+}
+
+#[otlp_sdk::traced]
+fn opaque_ok() -> Result<impl fmt::Display, String> {
+    let x: u8 = "1".parse().map_err(|_| "bad".to_string())?;
+    Ok(x)
+}
+
+#[otlp_sdk::traced]
+async fn async_question_mark(s: &'static str) -> Result<u8, std::num::ParseIntError> {
+    let n: u8 = s.parse()?;
+    Ok(n)
+}
+
+#[derive(Debug)]
+struct Inner;
+impl fmt::Display for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("inner cause")
+    }
+}
+impl std::error::Error for Inner {}
+
+#[derive(Debug)]
+struct Outer(Inner);
+impl fmt::Display for Outer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("outer")
+    }
+}
+impl std::error::Error for Outer {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+#[otlp_sdk::traced]
+fn boxed_failure() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    Err(Box::new(Outer(Inner)))
+}
+
+/// Ends a traced span while the thread unwinds from an unrelated panic.
+struct CloseOnDrop;
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        close_cleanly();
+    }
+}
+
+#[otlp_sdk::traced]
+fn close_cleanly() {}
+
 fn span<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
     spans
         .iter()
@@ -101,15 +163,28 @@ fn failures_are_recorded_and_async_spans_end_with_their_function() {
     assert!(early_return(true).is_err());
     assert!(opaque_failure().is_err());
     assert!(debug_failure().is_err());
+    let mut store = Store { v: vec![1] };
+    *store.first_mut().unwrap() += 1;
+    assert_eq!(store.v, [2]);
+    assert!(Store { v: vec![] }.first_mut().is_err());
+    assert_eq!(opaque_ok().unwrap().to_string(), "1");
+    assert!(boxed_failure().is_err());
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     assert!(std::panic::catch_unwind(panics).is_err());
+    assert!(std::panic::catch_unwind(|| {
+        let _c = CloseOnDrop;
+        panic!("unrelated")
+    })
+    .is_err());
     std::panic::set_hook(hook);
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     assert_eq!(rt.block_on(shows()).to_string(), "42");
+    assert!(rt.block_on(async_question_mark("x")).is_err());
+    assert_eq!(rt.block_on(async_question_mark("7")), Ok(7));
     let store = Arc::new(Mutex::new(None));
     assert_eq!(
         rt.block_on(keeps_its_context(store.clone()).with_current_context()),
@@ -150,5 +225,25 @@ fn failures_are_recorded_and_async_spans_end_with_their_function() {
     let p = span(&spans, "panics");
     assert!(is_error(p));
     assert_eq!(exception(p).0, "panic");
+    // Made and ended while unwinding from another panic: not a failure of its own.
+    assert!(!is_error(span(&spans, "close_cleanly")));
+    // A `?` in an async body is seen too.
+    let q: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name.as_str() == "async_question_mark")
+        .collect();
+    assert_eq!(q.iter().filter(|s| is_error(s)).count(), 1);
+    // A boxed error is described by the error it holds, with its sources.
+    let (_, msg) = exception(span(&spans, "boxed_failure"));
+    assert_eq!(msg, "outer: inner cause");
+    let first: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name.as_str() == "first_mut")
+        .collect();
+    assert_eq!(
+        first.iter().filter(|s| is_error(s)).count(),
+        1,
+        "the empty store's"
+    );
     otlp_sdk::global::take_tracer_provider();
 }

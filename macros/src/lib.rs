@@ -96,27 +96,44 @@ fn expand(args: Args, func: ItemFn) -> TokenStream2 {
         syn::Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Result"),
         _ => false,
     });
-    // A type can be written for the result, except an `impl Trait` one.
-    let annotated = ret_ty.map(|t| {
-        if contains_impl(t) {
-            quote!()
-        } else {
+    // The body runs in a closure (or, async, an inner async block) so that `?` and `return`
+    // come back to where an `Err` is recorded, when the result can be named (no `impl`) and
+    // borrows nothing (no `&` or lifetime: a borrow could not leave the closure). Otherwise
+    // only an `Err` that is the body's value is seen.
+    let wrap = returns_result && ret_ty.is_some_and(|t| !mentions(t, is_impl_or_borrow));
+    // The result's type, with `_` for any `impl Trait` in it (which cannot be written
+    // there): the error type must be known where the error is described.
+    let annotated = match ret_ty {
+        Some(t) => {
+            let t = infer_impls(t);
             quote!(: #t)
         }
-    });
-    let annotated = annotated.unwrap_or_else(|| quote!(: ()));
+        None => quote!(: ()),
+    };
     let record_err = if returns_result {
         quote! {
             if let ::core::result::Result::Err(__otlp_err) = &__otlp_result {
                 #[allow(unused_imports)]
-                use ::otlp_sdk::__private::{ViaDebug as _, ViaDisplay as _, ViaError as _, ViaType as _};
+                use ::otlp_sdk::__private::{
+                    ViaBoxedError as _, ViaDebug as _, ViaDisplay as _, ViaError as _,
+                    ViaType as _,
+                };
                 ::otlp_sdk::__private::record_error(
-                    (&&&::otlp_sdk::__private::ErrWrap(__otlp_err)).otlp_describe(),
+                    (&&&&::otlp_sdk::__private::ErrWrap(__otlp_err)).otlp_describe(),
                 );
             }
         }
     } else {
         quote!()
+    };
+    let body = match ret_ty {
+        Some(_) if wrap && sig.asyncness.is_some() => quote!((async move #block).await),
+        Some(t) if wrap => quote!({
+            #[allow(clippy::redundant_closure_call)]
+            let __otlp_value = (|| -> #t #block)();
+            __otlp_value
+        }),
+        _ => quote!(#block),
     };
     if sig.asyncness.is_some() {
         quote! {
@@ -128,7 +145,7 @@ fn expand(args: Args, func: ItemFn) -> TokenStream2 {
                     async move {
                         // Ends the span when the future finishes or is dropped.
                         let __otlp_end = ::otlp_sdk::__private::EndOnDrop::current();
-                        let __otlp_result #annotated = #block;
+                        let __otlp_result #annotated = #body;
                         #record_err
                         __otlp_result
                     },
@@ -138,13 +155,10 @@ fn expand(args: Args, func: ItemFn) -> TokenStream2 {
             }
         }
     } else if returns_result {
-        // In a closure, so that `return` and `?` in the body come back here.
-        let closure_ret = ret_ty.filter(|t| !contains_impl(t)).map(|t| quote!(-> #t));
         quote! {
             #(#attrs)* #vis #sig {
                 let __otlp_guard = (#tracer).start_as_current_span(#name);
-                #[allow(clippy::redundant_closure_call)]
-                let __otlp_result = (|| #closure_ret #block)();
+                let __otlp_result #annotated = #body;
                 #record_err
                 __otlp_result
             }
@@ -159,10 +173,44 @@ fn expand(args: Args, func: ItemFn) -> TokenStream2 {
     }
 }
 
-/// Whether `t` mentions `impl Trait` anywhere (such a type cannot be written for a variable
-/// or a closure's return).
-fn contains_impl(t: &syn::Type) -> bool {
-    quote!(#t)
-        .into_iter()
-        .any(|tt| matches!(tt, proc_macro2::TokenTree::Ident(i) if i == "impl"))
+/// Whether any token of `t`, at any depth, is one `pred` picks.
+fn mentions(t: &syn::Type, pred: fn(&proc_macro2::TokenTree) -> bool) -> bool {
+    fn scan(ts: proc_macro2::TokenStream, pred: fn(&proc_macro2::TokenTree) -> bool) -> bool {
+        ts.into_iter().any(|tt| match &tt {
+            proc_macro2::TokenTree::Group(g) => scan(g.stream(), pred),
+            _ => pred(&tt),
+        })
+    }
+    scan(quote!(#t), pred)
+}
+
+/// `t` with `_` for every `impl Trait` in it.
+fn infer_impls(t: &syn::Type) -> syn::Type {
+    use syn::visit_mut::VisitMut;
+    struct Infer;
+    impl VisitMut for Infer {
+        fn visit_type_mut(&mut self, t: &mut syn::Type) {
+            if let syn::Type::ImplTrait(_) = t {
+                *t = syn::Type::Infer(syn::TypeInfer {
+                    underscore_token: Default::default(),
+                });
+            } else {
+                syn::visit_mut::visit_type_mut(self, t);
+            }
+        }
+    }
+    let mut t = t.clone();
+    Infer.visit_type_mut(&mut t);
+    t
+}
+
+/// `impl` (an `impl Trait` type cannot be written for a variable or a closure's return).
+fn is_impl(tt: &proc_macro2::TokenTree) -> bool {
+    matches!(tt, proc_macro2::TokenTree::Ident(i) if i == "impl")
+}
+
+/// `impl`, `&` or a lifetime's `'`.
+fn is_impl_or_borrow(tt: &proc_macro2::TokenTree) -> bool {
+    is_impl(tt)
+        || matches!(tt, proc_macro2::TokenTree::Punct(p) if p.as_char() == '&' || p.as_char() == '\'')
 }

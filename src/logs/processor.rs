@@ -68,7 +68,7 @@ impl SimpleLogProcessor {
         // A record the exporter itself logged while exporting is dropped (see
         // `export::reentry`). The failure is reported once the lock is released: the
         // diagnostics handler may log through this processor.
-        let result = crate::export::reentry::exporting(|| {
+        let result = crate::export::reentry::exporting(std::ptr::from_ref(self).cast(), || {
             let mut e = self.exporter.lock().ok()?;
             Some(crate::error::catch_panic("exporter", || e.export(batch)))
         });

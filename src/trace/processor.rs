@@ -127,7 +127,7 @@ impl SpanProcessor for SimpleSpanProcessor {
         // A span the exporter itself made while exporting is dropped (see
         // `export::reentry`). The failure is reported once the lock is released: the
         // diagnostics handler may end spans through this processor.
-        let result = crate::export::reentry::exporting(|| {
+        let result = crate::export::reentry::exporting(std::ptr::from_ref(self).cast(), || {
             let mut e = self.exporter.lock().ok()?;
             let batch = std::slice::from_ref(&span);
             Some(crate::error::catch_panic("exporter", || e.export(batch)))

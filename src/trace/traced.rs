@@ -10,8 +10,8 @@ use crate::trace::{get_current_span, SpanHandle, Status};
 
 /// An error of a traced function, to be described by the richest of the traits it
 /// implements: `std::error::Error` (with its sources), `Display`, `Debug`, or none (its type
-/// name only). The macro calls `(&&&ErrWrap(e)).otlp_describe()` with the four traits in
-/// scope: method lookup tries the impls from the most references down, and skips those whose
+/// name only), or a boxed `dyn Error` through the error it holds. The macro calls
+/// `(&&&&ErrWrap(e)).otlp_describe()` with the five traits in scope: method lookup tries the impls from the most references down, and skips those whose
 /// bounds the error does not meet.
 pub struct ErrWrap<'a, T: ?Sized>(pub &'a T);
 
@@ -30,6 +30,39 @@ impl<T: ?Sized> fmt::Debug for ErrWrap<'_, T> {
 
 /// The error's type name and message.
 pub type Description = (&'static str, String);
+
+/// The message of `error`, then those of its sources.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+/// Describes a boxed `dyn Error` (which does not itself implement `Error`) through the
+/// error it holds, with its sources.
+pub trait ViaBoxedError {
+    /// The description.
+    fn otlp_describe(self) -> Description;
+}
+macro_rules! boxed_error {
+    ($($t:ty),*) => {$(
+        impl ViaBoxedError for &&&&ErrWrap<'_, Box<$t>> {
+            fn otlp_describe(self) -> Description {
+                (std::any::type_name::<Box<$t>>(), chain(&**self.0))
+            }
+        }
+    )*};
+}
+boxed_error!(
+    dyn std::error::Error,
+    dyn std::error::Error + Send,
+    dyn std::error::Error + Send + Sync
+);
 
 /// Describes an error through `std::error::Error`: the message, then its sources.
 pub trait ViaError {
@@ -114,18 +147,19 @@ pub(crate) fn record_panic(span: &SpanHandle) {
 /// when the future finishes, or is dropped: the span does not wait for clones of its
 /// context that the function handed out.
 #[derive(Debug)]
-pub struct EndOnDrop(SpanHandle);
+pub struct EndOnDrop(SpanHandle, bool);
 
 impl EndOnDrop {
     /// Takes the current span.
     pub fn current() -> Self {
-        EndOnDrop(get_current_span())
+        EndOnDrop(get_current_span(), std::thread::panicking())
     }
 }
 
 impl Drop for EndOnDrop {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        // Unwound through (not made while unwinding from an earlier panic).
+        if std::thread::panicking() && !self.1 {
             record_panic(&self.0);
         }
         self.0.end();

@@ -358,6 +358,7 @@ impl SpanBuilder {
         SpanGuard {
             handle: SpanHandle::new(Some(mine)),
             cx,
+            made_unwinding: std::thread::panicking(),
         }
     }
 }
@@ -369,6 +370,9 @@ impl SpanBuilder {
 pub struct SpanGuard {
     handle: SpanHandle,
     cx: Option<ContextGuard>,
+    /// The thread was already unwinding from a panic when the guard was made (in a `Drop`
+    /// run then): dropping it later is no sign of a failure of its own.
+    made_unwinding: bool,
 }
 
 impl SpanGuard {
@@ -389,7 +393,7 @@ impl Drop for SpanGuard {
     fn drop(&mut self) {
         // Unwound through by a panic: the span failed (as an exception does in Python's
         // `with start_as_current_span`).
-        if std::thread::panicking() {
+        if std::thread::panicking() && !self.made_unwinding {
             crate::trace::traced::record_panic(&self.handle);
         }
         // Detach first and take the context's reference back: with the guard's, they are

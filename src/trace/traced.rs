@@ -31,10 +31,8 @@ impl<T: ?Sized> fmt::Debug for ErrWrap<'_, T> {
 /// The error's type name and message.
 pub type Description = (&'static str, String);
 
-/// The message of `error`, then those of its sources.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut msg = error.to_string();
-    let mut source = error.source();
+/// An error's message `msg`, then those of its sources from `source` on.
+fn chain(mut msg: String, mut source: Option<&(dyn std::error::Error + 'static)>) -> String {
     while let Some(s) = source {
         msg.push_str(": ");
         msg.push_str(&s.to_string());
@@ -53,7 +51,8 @@ macro_rules! boxed_error {
     ($($t:ty),*) => {$(
         impl ViaBoxedError for &&&&ErrWrap<'_, Box<$t>> {
             fn otlp_describe(self) -> Description {
-                (std::any::type_name::<Box<$t>>(), chain(&**self.0))
+                let e = &**self.0;
+                (std::any::type_name::<Box<$t>>(), chain(e.to_string(), e.source()))
             }
         }
     )*};
@@ -71,14 +70,10 @@ pub trait ViaError {
 }
 impl<T: std::error::Error + ?Sized> ViaError for &&&ErrWrap<'_, T> {
     fn otlp_describe(self) -> Description {
-        let mut msg = self.0.to_string();
-        let mut source = self.0.source();
-        while let Some(s) = source {
-            msg.push_str(": ");
-            msg.push_str(&s.to_string());
-            source = s.source();
-        }
-        (std::any::type_name::<T>(), msg)
+        (
+            std::any::type_name::<T>(),
+            chain(self.0.to_string(), self.0.source()),
+        )
     }
 }
 

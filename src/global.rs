@@ -209,26 +209,17 @@ pub struct ShutdownGuard {
 
 impl Drop for ShutdownGuard {
     fn drop(&mut self) {
-        if let Some(p) = take_tracer_provider() {
-            // Shut down already (by `main`, say): nothing left to report.
-            match p.shutdown() {
-                Ok(()) | Err(crate::error::SdkError::AlreadyShutdown) => {}
-                Err(e) => crate::diagnostics::report(&format!("tracer provider shutdown: {e}")),
-            }
-        }
-        if let Some(p) = take_meter_provider() {
-            // Shut down already (by `main`, say): nothing left to report.
-            match p.shutdown() {
-                Ok(()) | Err(crate::error::SdkError::AlreadyShutdown) => {}
-                Err(e) => crate::diagnostics::report(&format!("meter provider shutdown: {e}")),
-            }
-        }
-        if let Some(p) = take_logger_provider() {
-            // Shut down already (by `main`, say): nothing left to report.
-            match p.shutdown() {
-                Ok(()) | Err(crate::error::SdkError::AlreadyShutdown) => {}
-                Err(e) => crate::diagnostics::report(&format!("logger provider shutdown: {e}")),
-            }
-        }
+        report_shutdown("tracer", take_tracer_provider().map(|p| p.shutdown()));
+        report_shutdown("meter", take_meter_provider().map(|p| p.shutdown()));
+        report_shutdown("logger", take_logger_provider().map(|p| p.shutdown()));
+    }
+}
+
+/// Reports a failed shutdown of the `kind` provider; one shut down already (by `main`, say)
+/// leaves nothing to report.
+fn report_shutdown(kind: &str, result: Option<crate::error::SdkResult>) {
+    match result {
+        None | Some(Ok(())) | Some(Err(crate::error::SdkError::AlreadyShutdown)) => {}
+        Some(Err(e)) => crate::diagnostics::report(&format!("{kind} provider shutdown: {e}")),
     }
 }

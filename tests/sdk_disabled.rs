@@ -72,6 +72,14 @@ fn only_true_disables_the_sdk() {
         std::env::set_var("OTEL_SDK_DISABLED", value);
         assert_eq!(emit_all(), (0, false, 0), "{value:?}");
     }
+    // A disabled provider set as the global one: its tracers are no-ops, not proxies to the
+    // global provider (itself), which recursed without end.
+    let disabled = TracerProvider::builder().build();
+    otlp_sdk::global::set_tracer_provider(disabled);
+    let span = otlp_sdk::global::tracer("t").start("s");
+    assert!(!span.is_recording());
+    drop(span);
+    otlp_sdk::global::take_tracer_provider();
     for value in ["false", "1", "yes"] {
         std::env::set_var("OTEL_SDK_DISABLED", value);
         assert_eq!(emit_all(), (1, true, 1), "{value:?}");

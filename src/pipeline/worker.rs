@@ -316,9 +316,8 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     /// producers, each yield of the polling worker hands it straight to them, and sleeping
     /// would only add the cost of the wake-ups (span_basic under `taskset -c 0` was ~7 %
     /// faster polling; README, Performance, has the figures). A quota of one CPU's time is
-    /// not that case:
-    /// `cpus` is then 1 but the threads run on different CPUs, where a polling worker would
-    /// spend the quota the producer needs.
+    /// not that case: `cpus` is then 1 but the threads run on different CPUs, where a
+    /// polling worker would spend the quota the producer needs.
     fn sleeps_between_batches(&mut self) -> bool {
         if self.one_cpu {
             return false;

@@ -131,9 +131,11 @@ pub(crate) struct ProviderInner {
     pub(crate) id_generator: Option<Arc<dyn IdGenerator>>,
     pub(crate) limits: SpanLimits,
     shut_down: AtomicBool,
-    /// The stand-in for a missing SDK (the global provider before one is set): spans carry
+    /// A no-op (the global stand-in for a missing SDK, or OTEL_SDK_DISABLED): spans carry
     /// their parent's context, unrecorded.
     noop: bool,
+    /// The global stand-in: its tracers start spans through a provider set later.
+    stand_in: bool,
     dropped_after_shutdown: AtomicU64,
     /// Live [`ProviderHandle`]s.
     handles: std::sync::atomic::AtomicUsize,
@@ -158,9 +160,11 @@ impl ProviderInner {
         }
     }
 
-    /// Whether this is the stand-in for a missing SDK.
-    pub(crate) fn is_noop(&self) -> bool {
-        self.noop
+    /// Whether this is the global stand-in for a missing SDK (not a provider disabled by
+    /// OTEL_SDK_DISABLED, whose tracers must not proxy to the global provider: it may be
+    /// that very provider).
+    pub(crate) fn is_stand_in(&self) -> bool {
+        self.stand_in
     }
 
     /// Whether new spans only pass their parent's context on (as the API without an SDK
@@ -202,7 +206,7 @@ impl TracerProvider {
         TracerProvider::builder()
             .with_resource(Resource::empty())
             .with_sampler(Sampler::AlwaysOff)
-            .build_with(true)
+            .build_with(true, true)
     }
 
     /// A builder with the defaults: the default resource, the sampler from the environment
@@ -329,12 +333,12 @@ impl TracerProviderBuilder {
         if crate::env::sdk_disabled() {
             // The processors (and their threads) go now: nothing would reach them.
             self.processors.clear();
-            return self.build_with(true);
+            return self.build_with(true, false);
         }
-        self.build_with(false)
+        self.build_with(false, false)
     }
 
-    fn build_with(self, noop: bool) -> TracerProvider {
+    fn build_with(self, noop: bool, stand_in: bool) -> TracerProvider {
         let resource = self.resource.unwrap_or_default();
         let sampler = self.sampler.unwrap_or_else(Sampler::from_env_or_default);
         let mut processors = self.processors;
@@ -352,6 +356,7 @@ impl TracerProviderBuilder {
                 limits: self.limits.unwrap_or_else(SpanLimits::from_env),
                 shut_down: AtomicBool::new(false),
                 noop,
+                stand_in,
                 dropped_after_shutdown: AtomicU64::new(0),
                 handles: Default::default(),
             }),

@@ -33,7 +33,7 @@ pub struct Tracer {
 
 impl Tracer {
     pub(crate) fn new(provider: ProviderHandle, scope: InstrumentationScope) -> Self {
-        let proxy = provider.is_noop().then(Default::default);
+        let proxy = provider.is_stand_in().then(Default::default);
         Tracer {
             provider,
             scope,

@@ -150,11 +150,7 @@ fn negative_histogram_values_are_dropped_so_sums_stay_monotonic() {
         .with_aggregation(Aggregation::Sum)
         .build()
         .unwrap();
-    let reader = ManualReader::new();
-    let p = MeterProvider::builder()
-        .with_reader(reader.clone())
-        .with_view(view)
-        .build();
+    let (p, reader) = delta_provider(vec![view]);
     let m = p.meter("m");
     let h = m.f64_histogram("h").build();
     let as_sum = m.f64_histogram("as_sum").build();

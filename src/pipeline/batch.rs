@@ -564,6 +564,23 @@ mod tests {
         }
     }
 
+    /// `threads` threads push `each` items at once (thread `t`'s item `i` is
+    /// `t * 100_000 + i`), pausing `pause` after each push; returns once all are done.
+    fn push_from_threads(p: &BatchPipeline<u32>, threads: u32, each: u32, pause: Duration) {
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                s.spawn(move || {
+                    for i in 0..each {
+                        p.push(t * 100_000 + i);
+                        if !pause.is_zero() {
+                            std::thread::sleep(pause);
+                        }
+                    }
+                });
+            }
+        });
+    }
+
     fn cfg(q: usize, b: usize) -> BatchConfig {
         BatchConfig {
             max_queue_size: q,
@@ -825,16 +842,7 @@ mod tests {
         let mut conf = cfg(1 << 12, 64);
         conf.scheduled_delay = Duration::from_millis(10);
         let p = BatchPipeline::new(c.clone(), conf, "test-bsp");
-        std::thread::scope(|s| {
-            for t in 0..40u32 {
-                let p = &p;
-                s.spawn(move || {
-                    for i in 0..100 {
-                        p.push(t * 1000 + i);
-                    }
-                });
-            }
-        });
+        push_from_threads(&p, 40, 100, Duration::ZERO);
         p.force_flush().unwrap();
         assert_eq!(c.0.load(Ordering::SeqCst), 4000);
         // The timer's drain retires the rings of the exited threads, keeping their counts.
@@ -862,16 +870,7 @@ mod tests {
         }
         let release = Arc::new(AtomicBool::new(false));
         let p = BatchPipeline::new(Stuck(release.clone()), cfg(256, 64), "test-bsp");
-        std::thread::scope(|s| {
-            for t in 0..4u32 {
-                let p = &p;
-                s.spawn(move || {
-                    for i in 0..10_000 {
-                        p.push(t * 100_000 + i);
-                    }
-                });
-            }
-        });
+        push_from_threads(&p, 4, 10_000, Duration::ZERO);
         let st = p.stats();
         assert_eq!(st.accepted + st.dropped, 40_000);
         // 256 queued, one batch of 64 possibly taken by the (stuck) worker, slack 4 x 31.
@@ -979,17 +978,7 @@ mod tests {
         // than producers) must be woken for it, not left for the timer or a full queue.
         let c = Count::default();
         let p = BatchPipeline::new(c.clone(), cfg(2048, 512), "test-bsp");
-        std::thread::scope(|s| {
-            for t in 0..8u32 {
-                let p = &p;
-                s.spawn(move || {
-                    for i in 0..100 {
-                        p.push(t * 1000 + i);
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                });
-            }
-        });
+        push_from_threads(&p, 8, 100, Duration::from_millis(1));
         // 800 items, of which up to 8 x 31 not yet reported to the shared count: at least
         // one batch is due.
         wait_until(|| c.0.load(Ordering::SeqCst) >= 512);
@@ -1035,16 +1024,7 @@ mod tests {
         // Now the exporter is stuck: the bound holds as for threads that never exited.
         release.store(false, Ordering::SeqCst);
         let before = p.stats().accepted;
-        std::thread::scope(|s| {
-            for t in 0..4u32 {
-                let p = &p;
-                s.spawn(move || {
-                    for i in 0..10_000 {
-                        p.push(t * 100_000 + i);
-                    }
-                });
-            }
-        });
+        push_from_threads(&p, 4, 10_000, Duration::ZERO);
         let accepted = p.stats().accepted - before;
         // 256 queued, one batch of 64 possibly taken by the (stuck) worker, slack 4 x 31.
         assert!(accepted <= 256 + 64 + 4 * 31, "{accepted} accepted");

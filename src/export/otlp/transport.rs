@@ -395,10 +395,10 @@ impl OtlpClient {
             };
             match pending.reply.recv_timeout(wait) {
                 Ok(r) => break r,
-                // Still queued behind other requests: its time has not started.
-                Err(mpsc::RecvTimeoutError::Timeout) if pending.started.get().is_none() => {}
+                // Still queued behind other requests (its time has not started), or sent
+                // since the wait began: wait on, from when it was sent.
                 Err(mpsc::RecvTimeoutError::Timeout)
-                    if pending.started.get().is_some_and(|t| t.elapsed() < limit) => {}
+                    if pending.started.get().is_none_or(|t| t.elapsed() < limit) => {}
                 Err(mpsc::RecvTimeoutError::Timeout) => break Err(SdkError::Timeout(self.timeout)),
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     break Err(SdkError::failed("the export thread has stopped"))

@@ -7,10 +7,11 @@ use std::thread::JoinHandle;
 use std::thread::LocalKey;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use crossbeam_utils::CachePadded;
 use rtrb::Producer;
 
+use super::control::{self, Control, ControlTx, WakeThreshold};
 use super::cpu;
 use super::ring::{new_ring, Budget, PipelineItem, Pushed, RingMeta, RingReader};
 use super::worker::Worker;
@@ -55,17 +56,6 @@ pub struct PipelineStats {
     pub failed: u64,
 }
 
-pub(super) enum Control {
-    /// The resource of the provider, for the exporter.
-    Resource(Resource),
-    /// A ring holds at least one full batch.
-    Wake,
-    /// Export everything queued, then acknowledge.
-    Flush(Sender<SdkResult>),
-    /// Export everything queued, shut the exporter down, acknowledge and exit.
-    Shutdown(Sender<SdkResult>),
-}
-
 /// The longest [`BatchPipeline::new`] waits for its export thread to start running.
 const STARTUP_WAIT: Duration = Duration::from_secs(1);
 
@@ -90,6 +80,8 @@ pub(super) struct Shared<T> {
     id: u64,
     pub(super) budget: Arc<Budget>,
     pub(super) batch_size: usize,
+    /// How many queued items wake the sleeping export thread.
+    pub(super) wake_at: WakeThreshold,
     pub(super) wake_pending: CachePadded<AtomicBool>,
     /// The CPU the export thread last ran on (`-1` before it runs, or where unknown).
     pub(super) worker_cpu: CachePadded<AtomicI32>,
@@ -103,7 +95,7 @@ pub(super) struct Shared<T> {
     /// Set when a ring was registered and the worker has not taken it over yet.
     pub(super) has_new: AtomicBool,
     registry: Mutex<Registry<T>>,
-    dropped: CachePadded<AtomicU64>,
+    pub(super) dropped: CachePadded<AtomicU64>,
     pub(super) exported: AtomicU64,
     pub(super) failed: AtomicU64,
     shut_down: AtomicBool,
@@ -133,7 +125,7 @@ impl<T> Shared<T> {
 /// The producer side of a batch pipeline; owns the worker thread.
 pub(crate) struct BatchPipeline<T: PipelineItem> {
     shared: Arc<Shared<T>>,
-    control: Sender<Control>,
+    control: ControlTx,
     worker: Mutex<Option<JoinHandle<()>>>,
     config: BatchConfig,
     name: &'static str,
@@ -153,6 +145,7 @@ impl<T: PipelineItem> BatchPipeline<T> {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             budget: Arc::new(Budget::new(config.max_queue_size)),
             batch_size: config.max_export_batch_size,
+            wake_at: WakeThreshold::new(&config),
             wake_pending: CachePadded::new(AtomicBool::new(false)),
             worker_cpu: CachePadded::new(AtomicI32::new(-1)),
             pulled: AtomicBool::new(false),
@@ -175,7 +168,7 @@ impl<T: PipelineItem> BatchPipeline<T> {
             failed: AtomicU64::new(0),
             shut_down: AtomicBool::new(false),
         });
-        let (tx, rx) = crossbeam_channel::bounded(64);
+        let (tx, rx) = control::channel();
         let worker_shared = Arc::clone(&shared);
         let delay = config.scheduled_delay;
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
@@ -200,9 +193,10 @@ impl<T: PipelineItem> BatchPipeline<T> {
                 None
             }
         };
+        let worker_thread = worker.as_ref().map(|h| h.thread().clone());
         BatchPipeline {
             shared,
-            control: tx,
+            control: ControlTx::new(tx, worker_thread),
             worker: Mutex::new(worker),
             config,
             name: thread_name,
@@ -234,7 +228,10 @@ impl<T: PipelineItem> BatchPipeline<T> {
         match pushed {
             Some(Pushed::Queued { used: None }) => {}
             Some(Pushed::Queued { used: Some(used) }) => {
-                if used >= s.batch_size {
+                // This thread's ring, or all rings together (the other threads may hold a
+                // batch between them, none a whole one: more threads than the queue has
+                // batches would otherwise fill it first).
+                if used.max(s.budget.in_rings()) >= s.wake_at.get() {
                     let woke = self.wake_if_asleep();
                     if !self.yield_for_batch() && woke {
                         // The export thread was asleep (as when every CPU has a producer),
@@ -242,14 +239,6 @@ impl<T: PipelineItem> BatchPipeline<T> {
                         // than when this thread's time slice ends or the queue is full.
                         std::thread::yield_now();
                     }
-                } else if s.budget.in_rings().saturating_sub(used) >= s.batch_size {
-                    // The other threads hold a batch between them, none a whole one (more
-                    // threads than the queue has batches would otherwise fill it first).
-                    // Not counting this thread's own items: with two producers, each would
-                    // otherwise wake the export thread as soon as the two rings together
-                    // held a batch, twice as often as their own full rings do (~8 % of
-                    // span_attrs_2threads in the VM's slow phases).
-                    self.wake_if_asleep();
                 }
             }
             Some(Pushed::Full(item)) => {
@@ -415,7 +404,7 @@ impl<T: PipelineItem> BatchPipeline<T> {
         if self.shared.wake_pending.swap(true, Ordering::AcqRel) {
             return false;
         }
-        let _ = self.control.try_send(Control::Wake);
+        self.control.try_send(Control::Wake);
         true
     }
 
@@ -439,7 +428,7 @@ impl<T: PipelineItem> BatchPipeline<T> {
     /// Passes the provider's resource to the exporter (before any export of items pushed
     /// after this call).
     pub(crate) fn set_resource(&self, resource: &Resource) {
-        let _ = self.control.send(Control::Resource(resource.clone()));
+        self.control.send(Control::Resource(resource.clone()));
     }
 
     /// The counters. Items still in a ring after the export thread exited (pushed by a
@@ -959,7 +948,7 @@ mod tests {
         // The worker's last drain happens, then a producer that passed the shut-down check
         // just before still lands an item in its ring: simulate by stopping the worker first.
         let (tx, rx) = crossbeam_channel::bounded(1);
-        p.control.send(Control::Shutdown(tx)).unwrap();
+        assert!(p.control.try_send(Control::Shutdown(tx)));
         rx.recv().unwrap().unwrap();
         std::thread::scope(|s| {
             s.spawn(|| p.push(2)); // a new thread: its ring arrives after the worker left
@@ -974,23 +963,23 @@ mod tests {
     #[test]
     fn threads_that_each_hold_less_than_a_batch_still_get_it_exported() {
         // Eight threads trickle items in: no thread's ring ever holds a batch, but together
-        // they hold more than one. The export thread (asleep on a machine with fewer CPUs
-        // than producers) must be woken for it, not left for the timer or a full queue.
+        // they hold several. The export thread (asleep on a machine with fewer CPUs than
+        // producers) must be woken for them, not left for the timer or a full queue.
         let c = Count::default();
         let p = BatchPipeline::new(c.clone(), cfg(2048, 512), "test-bsp");
-        push_from_threads(&p, 8, 100, Duration::from_millis(1));
-        // 800 items, of which up to 8 x 31 not yet reported to the shared count: at least
-        // one batch is due.
-        wait_until(|| c.0.load(Ordering::SeqCst) >= 512);
+        push_from_threads(&p, 8, 300, Duration::from_millis(1));
+        // 2400 items. Fewer than half the queue (the most that producers let wait) plus 8 x
+        // 31 not yet reported to the shared count may still wait: at least 1129 are due.
+        wait_until(|| c.0.load(Ordering::SeqCst) >= 1024);
         let st = p.stats();
         assert!(
-            st.exported >= 512,
+            st.exported >= 1024,
             "{st:?}, batches {:?}",
             c.1.lock().unwrap()
         );
         assert_eq!(st.dropped, 0, "{st:?}");
         p.shutdown().unwrap();
-        assert_eq!(c.0.load(Ordering::SeqCst), 800);
+        assert_eq!(c.0.load(Ordering::SeqCst), 2400);
     }
 
     #[test]
@@ -1118,14 +1107,15 @@ mod tests {
         // first push must see the batch they left.
         let c = Count::default();
         let p = BatchPipeline::new(c.clone(), cfg(2048, 512), "test-bsp");
-        for t in 0..40u32 {
+        for t in 0..120u32 {
             std::thread::scope(|s| {
                 s.spawn(|| (0..20).for_each(|i| p.push(t * 100 + i)));
             });
         }
-        wait_until(|| c.0.load(Ordering::SeqCst) >= 512);
+        // 2400 items: fewer than half the queue may still wait, so at least 1377 are due.
+        wait_until(|| c.0.load(Ordering::SeqCst) >= 1024);
         let st = p.stats();
-        assert!(st.exported >= 512, "{st:?}");
+        assert!(st.exported >= 1024, "{st:?}");
         assert_eq!(st.dropped, 0);
         p.shutdown().unwrap();
     }

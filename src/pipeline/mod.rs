@@ -34,6 +34,7 @@
 //! specification's defaults and `OTEL_BSP_*` / `OTEL_BLRP_*` environment variables.
 
 mod batch;
+mod control;
 mod cpu;
 pub(crate) mod pool;
 pub(crate) mod prefetch;

@@ -6,9 +6,10 @@ use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::RecvTimeoutError;
 
-use super::batch::{BatchExport, Control, Shared};
+use super::batch::{BatchExport, Shared};
+use super::control::{Control, ControlRx, WakePolicy};
 use super::ring::RingReader;
 use crate::diagnostics;
 use crate::error::{catch_panic, SdkError, SdkResult};
@@ -50,7 +51,7 @@ enum Drain {
 
 pub(super) struct Worker<T, E> {
     shared: Arc<Shared<T>>,
-    control: Receiver<Control>,
+    control: ControlRx,
     exporter: E,
     delay: Duration,
     batch: Vec<T>,
@@ -76,6 +77,8 @@ pub(super) struct Worker<T, E> {
     held_panicked: bool,
     /// Went to sleep: look at the rings once more after [`RECHECK`].
     recheck: bool,
+    /// Sets when producers wake this thread.
+    wake_policy: WakePolicy,
 }
 
 impl<T, E> Drop for Worker<T, E> {
@@ -118,11 +121,12 @@ impl<T, E> Worker<T, E> {
 impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     pub(super) fn new(
         shared: Arc<Shared<T>>,
-        control: Receiver<Control>,
+        control: ControlRx,
         exporter: E,
         delay: Duration,
     ) -> Self {
         let cap = shared.batch_size;
+        let wake_policy = WakePolicy::new(&shared.wake_at);
         Worker {
             shared,
             control,
@@ -139,6 +143,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
             finished: false,
             held_panicked: false,
             recheck: false,
+            wake_policy,
         }
     }
 
@@ -168,6 +173,8 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
             }
             match self.control.recv_deadline(wake_at) {
                 Ok(Control::Wake) => {
+                    let dropped = self.shared.dropped.load(Ordering::Relaxed);
+                    self.wake_policy.on_wake(dropped, &self.shared.wake_at);
                     self.recheck = false;
                     self.run_busy()
                 }
@@ -259,6 +266,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                 return;
             }
             if self.sleeps_between_batches() {
+                self.wake_policy.between_batches(true, &self.shared.wake_at);
                 if self.sleep_unless_batch_ready() {
                     continue;
                 }
@@ -280,6 +288,8 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                 self.adopt();
                 self.sync_held();
                 if idle_since.elapsed() >= BUSY_POLL {
+                    self.wake_policy
+                        .between_batches(false, &self.shared.wake_at);
                     if self.sleep_unless_batch_ready() {
                         break;
                     }

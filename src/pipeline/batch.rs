@@ -1120,6 +1120,63 @@ mod tests {
         p.shutdown().unwrap();
     }
 
+    /// Keeps the last `keep` batches it was given, like an exporter with requests in flight,
+    /// and lets go of older ones.
+    #[derive(Clone)]
+    struct InFlight {
+        keep: usize,
+        batches: Arc<Mutex<std::collections::VecDeque<usize>>>,
+        got: Arc<AtomicUsize>,
+    }
+
+    impl BatchExport<u32> for InFlight {
+        fn export(&mut self, batch: &[u32]) -> SdkResult {
+            let mut b = self.batches.lock().unwrap();
+            b.push_back(batch.len());
+            while b.len() > self.keep {
+                b.pop_front();
+            }
+            self.got.fetch_add(batch.len(), Ordering::SeqCst);
+            Ok(())
+        }
+        fn held(&mut self) -> usize {
+            self.batches.lock().unwrap().iter().sum()
+        }
+    }
+
+    #[test]
+    fn producers_on_every_cpu_wake_the_export_thread_before_the_room_held_items_leave_fills() {
+        // A producer per CPU (as far as the export thread can tell: each pushed lately), so
+        // the export thread sleeps between batches and producers wake it. The exporter keeps
+        // five batches in flight, more than half the queue: the rings have 768 items of room.
+        // Woken at half the queue (1024), it would be woken only by a refused item.
+        let e = InFlight {
+            keep: 5,
+            batches: Arc::default(),
+            got: Arc::default(),
+        };
+        let p = BatchPipeline::new(e.clone(), cfg(2048, 256), "test-bsp");
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for t in 0..threads as u32 {
+                let (p, stop) = (&p, &stop);
+                s.spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        p.push(t);
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
+                });
+            }
+            wait_until(|| e.got.load(Ordering::SeqCst) >= 40 * 256);
+            stop.store(true, Ordering::Relaxed);
+        });
+        let st = p.stats();
+        assert!(e.got.load(Ordering::SeqCst) >= 40 * 256, "{st:?}");
+        assert_eq!(st.dropped, 0, "{st:?}");
+        p.shutdown().unwrap();
+    }
+
     #[test]
     fn a_full_queue_of_held_items_does_not_keep_the_export_thread_busy() {
         // The collector is down: the exporter holds everything it was given, the queue is

@@ -42,6 +42,10 @@ pub(super) enum Control {
 /// microseconds (a syscall, a context switch, an interrupt between CPUs in a VM). Then it
 /// is woken when half the queue is filled (at least a batch), for every second batch rather
 /// than every batch, and the other half of the queue is room for the wake-up's latency.
+/// Half of the room the exporter leaves, that is: items it still holds (requests in flight)
+/// count against the queue, and the rings can only fill what is left of it; woken at half
+/// the whole queue, the export thread would otherwise be woken only once the rings were
+/// full and items were being dropped.
 /// When items were dropped since the last wake-up (the export thread came too late: in a
 /// VM, a busy host may take a CPU from it for a while), it is woken for every batch again,
 /// until [`CALM_WAKES`] wake-ups in a row have seen no drop.
@@ -54,8 +58,8 @@ pub(super) struct WakeThreshold {
     /// What producers compare with.
     at: AtomicUsize,
     batch: usize,
-    /// Half the queue, at least a batch.
-    half: usize,
+    /// The queue's size.
+    queue: usize,
 }
 
 impl WakeThreshold {
@@ -63,8 +67,13 @@ impl WakeThreshold {
         WakeThreshold {
             at: AtomicUsize::new(config.max_export_batch_size),
             batch: config.max_export_batch_size,
-            half: (config.max_queue_size / 2).max(config.max_export_batch_size),
+            queue: config.max_queue_size,
         }
+    }
+
+    /// Half the room the rings have while the exporter holds `held` items, at least a batch.
+    fn half_of_room(&self, held: usize) -> usize {
+        (self.queue.saturating_sub(held) / 2).max(self.batch)
     }
 
     /// The current threshold.
@@ -83,6 +92,8 @@ pub(super) struct WakePolicy {
     dropped_seen: u64,
     calm_wakes: u32,
     between_batches: bool,
+    /// Items the exporter holds, counted against the queue.
+    held: usize,
     /// The threshold last set (so that the shared line is written only on a change).
     set: usize,
 }
@@ -93,6 +104,7 @@ impl WakePolicy {
             dropped_seen: 0,
             calm_wakes: CALM_WAKES,
             between_batches: false,
+            held: 0,
             set: threshold.get(),
         }
     }
@@ -115,9 +127,15 @@ impl WakePolicy {
         self.apply(threshold);
     }
 
+    /// The exporter now holds `held` items (see `BatchExport::held`).
+    pub(super) fn held(&mut self, held: usize, threshold: &WakeThreshold) {
+        self.held = held;
+        self.apply(threshold);
+    }
+
     fn apply(&mut self, threshold: &WakeThreshold) {
         let at = if self.between_batches && self.calm_wakes >= CALM_WAKES {
-            threshold.half
+            threshold.half_of_room(self.held)
         } else {
             threshold.batch
         };
@@ -281,6 +299,22 @@ mod tests {
         assert_eq!(t.get(), 512);
         p.on_wake(5, &t);
         assert_eq!(t.get(), 1024, "calm again");
+
+        // Items the exporter holds leave the rings less room: half of what is left.
+        p.held(1024, &t);
+        assert_eq!(t.get(), 512, "half the room left");
+        p.held(1280, &t);
+        assert_eq!(t.get(), 512, "at least a batch");
+        p.held(usize::MAX, &t);
+        assert_eq!(t.get(), 512);
+        p.held(0, &t);
+        assert_eq!(t.get(), 1024, "the room is back");
+        let t = WakeThreshold::new(&cfg(2048, 256));
+        let mut p = WakePolicy::new(&t);
+        p.held(768, &t);
+        assert_eq!(t.get(), 256, "a batch when not between batches");
+        p.between_batches(true, &t);
+        assert_eq!(t.get(), 640);
 
         let small = WakeThreshold::new(&cfg(600, 512));
         let mut p = WakePolicy::new(&small);

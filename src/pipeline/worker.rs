@@ -559,5 +559,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
         }
         self.charged = held;
         self.held_poll = HELD_POLL;
+        // The rings have less (or more) room: producers wake this thread at half of it.
+        self.wake_policy.held(held, &self.shared.wake_at);
     }
 }

@@ -1178,6 +1178,41 @@ mod tests {
     }
 
     #[test]
+    fn once_producers_leave_the_cpus_a_batch_wakes_the_export_thread_again() {
+        // A producer per CPU (as far as the export thread can tell): it sleeps between
+        // batches, woken at half the queue. Then they stop, and one thread pushes more than a
+        // batch but less than half the queue: a batch of it is due at once, as when
+        // producers never held every CPU, not at the timer (an hour here).
+        let c = Count::default();
+        let p = BatchPipeline::new(c.clone(), cfg(2048, 256), "test-bsp");
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for t in 0..threads as u32 {
+                let (p, stop) = (&p, &stop);
+                s.spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        p.push(t);
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
+                });
+            }
+            wait_until(|| c.0.load(Ordering::SeqCst) >= 8 * 256);
+            stop.store(true, Ordering::Relaxed);
+        });
+        p.force_flush().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let before = c.0.load(Ordering::SeqCst);
+        (0..600).for_each(|i| p.push(i));
+        // 600 items, up to 31 not yet reported to the shared count: two batches are due.
+        wait_until(|| c.0.load(Ordering::SeqCst) >= before + 512);
+        let st = p.stats();
+        assert!(c.0.load(Ordering::SeqCst) >= before + 512, "{st:?}");
+        assert_eq!(st.dropped, 0, "{st:?}");
+        p.shutdown().unwrap();
+    }
+
+    #[test]
     fn a_full_queue_of_held_items_does_not_keep_the_export_thread_busy() {
         // The collector is down: the exporter holds everything it was given, the queue is
         // full of it, and the application keeps producing. Waking the export thread for

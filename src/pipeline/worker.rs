@@ -79,6 +79,9 @@ pub(super) struct Worker<T, E> {
     recheck: bool,
     /// Sets when producers wake this thread.
     wake_policy: WakePolicy,
+    /// Asleep between batches, with producers waking this thread at more than a batch:
+    /// when to look whether they still occupy every CPU (see [`Worker::review_threshold`]).
+    review_at: Option<Instant>,
 }
 
 impl<T, E> Drop for Worker<T, E> {
@@ -144,6 +147,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
             held_panicked: false,
             recheck: false,
             wake_policy,
+            review_at: None,
         }
     }
 
@@ -171,6 +175,9 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
             if self.recheck {
                 wake_at = wake_at.min(Instant::now() + RECHECK);
             }
+            if let Some(at) = self.review_at {
+                wake_at = wake_at.min(at);
+            }
             match self.control.recv_deadline(wake_at) {
                 Ok(Control::Wake) => {
                     let dropped = self.shared.dropped.load(Ordering::Relaxed);
@@ -182,6 +189,11 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                     if std::mem::take(&mut self.recheck) && self.claim_ready_batch() =>
                 {
                     self.run_busy()
+                }
+                Err(RecvTimeoutError::Timeout)
+                    if self.review_at.is_some_and(|at| Instant::now() >= at) =>
+                {
+                    self.review_threshold()
                 }
                 Ok(Control::Resource(r)) => {
                     let exporter = &mut self.exporter;
@@ -270,6 +282,8 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                 if self.sleep_unless_batch_ready() {
                     continue;
                 }
+                self.review_at = (self.shared.wake_at.get() > batch_size)
+                    .then(|| Instant::now() + ACTIVE_WINDOW);
                 return;
             }
             let idle_since = Instant::now();
@@ -290,12 +304,37 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                 if idle_since.elapsed() >= BUSY_POLL {
                     self.wake_policy
                         .between_batches(false, &self.shared.wake_at);
+                    self.review_at = None;
                     if self.sleep_unless_batch_ready() {
                         break;
                     }
                     return;
                 }
             }
+        }
+    }
+
+    /// Asleep between batches, producers waking this thread at more than a batch (half the
+    /// queue): once they no longer occupy every CPU (they stopped, or fewer push), a batch
+    /// wakes it again, and one already queued is taken now. Otherwise the threshold would
+    /// stay up until producers next filled half the queue or the timer fired, and items
+    /// pushed after they stopped (up to half the queue) would wait for the timer.
+    fn review_threshold(&mut self) {
+        self.review_at = None;
+        self.adopt();
+        if self.sleeps_between_batches() {
+            self.review_at = Some(Instant::now() + ACTIVE_WINDOW);
+            return;
+        }
+        self.wake_policy
+            .between_batches(false, &self.shared.wake_at);
+        // As in `sleep_unless_batch_ready`, but `wake_pending` is left as it is: a producer
+        // may have set it, its wake-up on the way.
+        fence(Ordering::SeqCst);
+        if self.claim_ready_batch() {
+            self.run_busy();
+        } else {
+            self.recheck = true;
         }
     }
 

@@ -13,11 +13,12 @@
 //! timer, and hands each batch to the exporter. Between batches it polls the rings for a
 //! while, sparing producers a wake-up per batch, but only while a CPU is left to it: when as
 //! many threads as there are CPUs are pushing (and there is more than one CPU), it sleeps
-//! until the rings hold half the queue (its own ring, or all rings together by the shared
-//! count), so that producers pay a wake-up for every second batch; after any drop, until
-//! a thousand wake-ups in a row saw none, and whenever it went to sleep after polling, a
-//! batch wakes it. It waits by yielding twice and then parking, without spinning. A panic
-//! in the exporter (in any of its calls) fails that call and leaves the thread running.
+//! until a producer wakes it: when its own ring, or all rings together by the shared count,
+//! hold half the room the exporter's held items leave in the queue (at least a batch; a
+//! batch again after items were dropped, and once the producers no longer occupy every
+//! CPU), the other half being room for the wake-up's latency. Otherwise it is woken for
+//! each batch. It waits by yielding twice and then parking, without spinning. A panic in
+//! the exporter (in any of its calls) fails that call and leaves the thread running.
 //!
 //! The scheduler sometimes runs the background thread on the same CPU as a producing thread
 //! (for tens of milliseconds, even with another CPU idle), where it would wait for the

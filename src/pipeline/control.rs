@@ -81,6 +81,13 @@ impl WakeThreshold {
     pub(super) fn get(&self) -> usize {
         self.at.load(Ordering::Relaxed)
     }
+
+    /// Whether `at` (a value [`WakeThreshold::get`] returned) is above a batch: the export
+    /// thread sleeps between batches and nothing was dropped lately.
+    #[inline]
+    pub(super) fn is_calm(&self, at: usize) -> bool {
+        at > self.batch
+    }
 }
 
 /// Wake-ups without a drop after which the threshold may go back up to half the queue.
@@ -278,8 +285,10 @@ mod tests {
         let t = WakeThreshold::new(&cfg(2048, 512));
         let mut p = WakePolicy::new(&t);
         assert_eq!(t.get(), 512, "a batch at first");
+        assert!(!t.is_calm(t.get()));
         p.between_batches(true, &t);
         assert_eq!(t.get(), 1024, "half the queue between batches");
+        assert!(t.is_calm(t.get()));
         p.on_wake(0, &t);
         assert_eq!(t.get(), 1024, "no drop");
         p.between_batches(false, &t);
@@ -287,6 +296,7 @@ mod tests {
         p.between_batches(true, &t);
         p.on_wake(3, &t);
         assert_eq!(t.get(), 512, "a drop since the last wake-up");
+        assert!(!t.is_calm(t.get()));
         for _ in 0..CALM_WAKES - 1 {
             p.on_wake(3, &t);
             assert_eq!(t.get(), 512, "not calm for long enough yet");

@@ -582,6 +582,27 @@ mod tests {
         });
     }
 
+    /// One thread per CPU (at least two) pushes an item every 100 us until `done` (or
+    /// `wait_until`'s limit): as many producers as CPUs, so the export thread sleeps
+    /// between batches.
+    fn push_on_every_cpu_until(p: &BatchPipeline<u32>, done: impl FnMut() -> bool) {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for t in 0..threads as u32 {
+                let stop = &stop;
+                s.spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        p.push(t);
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
+                });
+            }
+            wait_until(done);
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+
     fn cfg(q: usize, b: usize) -> BatchConfig {
         BatchConfig {
             max_queue_size: q,
@@ -1168,21 +1189,7 @@ mod tests {
             got: Arc::default(),
         };
         let p = BatchPipeline::new(e.clone(), cfg(2048, 256), "test-bsp");
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
-        let stop = AtomicBool::new(false);
-        std::thread::scope(|s| {
-            for t in 0..threads as u32 {
-                let (p, stop) = (&p, &stop);
-                s.spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        p.push(t);
-                        std::thread::sleep(Duration::from_micros(100));
-                    }
-                });
-            }
-            wait_until(|| e.got.load(Ordering::SeqCst) >= 40 * 256);
-            stop.store(true, Ordering::Relaxed);
-        });
+        push_on_every_cpu_until(&p, || e.got.load(Ordering::SeqCst) >= 40 * 256);
         let st = p.stats();
         assert!(e.got.load(Ordering::SeqCst) >= 40 * 256, "{st:?}");
         assert_eq!(st.dropped, 0, "{st:?}");
@@ -1197,21 +1204,7 @@ mod tests {
         // producers never held every CPU, not at the timer (an hour here).
         let c = Count::default();
         let p = BatchPipeline::new(c.clone(), cfg(2048, 256), "test-bsp");
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
-        let stop = AtomicBool::new(false);
-        std::thread::scope(|s| {
-            for t in 0..threads as u32 {
-                let (p, stop) = (&p, &stop);
-                s.spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        p.push(t);
-                        std::thread::sleep(Duration::from_micros(100));
-                    }
-                });
-            }
-            wait_until(|| c.0.load(Ordering::SeqCst) >= 8 * 256);
-            stop.store(true, Ordering::Relaxed);
-        });
+        push_on_every_cpu_until(&p, || c.0.load(Ordering::SeqCst) >= 8 * 256);
         p.force_flush().unwrap();
         std::thread::sleep(Duration::from_millis(50));
         let before = c.0.load(Ordering::SeqCst);

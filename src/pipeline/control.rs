@@ -140,6 +140,11 @@ impl WakePolicy {
         self.apply(threshold);
     }
 
+    /// Whether producers wake the export thread at more than a batch (half the room).
+    pub(super) fn raised(&self, threshold: &WakeThreshold) -> bool {
+        threshold.is_calm(self.set)
+    }
+
     fn apply(&mut self, threshold: &WakeThreshold) {
         let at = if self.between_batches && self.calm_wakes >= CALM_WAKES {
             threshold.half_of_room(self.held)
@@ -289,6 +294,7 @@ mod tests {
         p.between_batches(true, &t);
         assert_eq!(t.get(), 1024, "half the queue between batches");
         assert!(t.is_calm(t.get()));
+        assert!(p.raised(&t));
         p.on_wake(0, &t);
         assert_eq!(t.get(), 1024, "no drop");
         p.between_batches(false, &t);
@@ -297,6 +303,7 @@ mod tests {
         p.on_wake(3, &t);
         assert_eq!(t.get(), 512, "a drop since the last wake-up");
         assert!(!t.is_calm(t.get()));
+        assert!(!p.raised(&t));
         for _ in 0..CALM_WAKES - 1 {
             p.on_wake(3, &t);
             assert_eq!(t.get(), 512, "not calm for long enough yet");

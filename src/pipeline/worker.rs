@@ -282,7 +282,9 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                 if self.sleep_unless_batch_ready() {
                     continue;
                 }
-                self.review_at = (self.shared.wake_at.get() > batch_size)
+                self.review_at = self
+                    .wake_policy
+                    .raised(&self.shared.wake_at)
                     .then(|| Instant::now() + ACTIVE_WINDOW);
                 return;
             }

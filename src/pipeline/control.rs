@@ -342,7 +342,7 @@ mod tests {
     #[test]
     fn a_parked_receiver_gets_a_message_long_before_its_deadline() {
         let (tx, rx) = channel();
-        let h = spawn_receiver(rx, Duration::from_secs(600));
+        let h = spawn_receiver(rx, Duration::from_secs(30));
         let tx = ControlTx::new(tx, Some(h.thread().clone()));
         // Let it park first (it would otherwise take the message while yielding).
         std::thread::sleep(Duration::from_millis(50));
@@ -353,7 +353,7 @@ mod tests {
     #[test]
     fn a_parked_receiver_sees_the_senders_leave() {
         let (tx, rx) = channel();
-        let h = spawn_receiver(rx, Duration::from_secs(600));
+        let h = spawn_receiver(rx, Duration::from_secs(30));
         let tx = ControlTx::new(tx, Some(h.thread().clone()));
         std::thread::sleep(Duration::from_millis(50));
         drop(tx);

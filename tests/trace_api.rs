@@ -758,3 +758,66 @@ fn console_exporter_prints_one_block_per_span() {
     );
     assert_eq!(v["context"]["trace_id"].as_str().unwrap().len(), 34);
 }
+
+/// Every way of starting a span drops what its builder still holds afterwards: the name and
+/// attributes when the sampler drops the span (a build takes them only for a recorded one),
+/// the parent context and the link vector's buffer always. (The SDK drops a builder by hand,
+/// only when it owns something; this checks that it never leaks, and under Miri that it
+/// never drops twice.)
+#[test]
+fn starting_a_span_drops_what_its_builder_still_holds() {
+    use std::sync::Arc;
+
+    for sampler in [Sampler::AlwaysOn, Sampler::AlwaysOff] {
+        let recorded = matches!(sampler, Sampler::AlwaysOn);
+        let (p, exporter, tracer) = setup_with(TracerProvider::builder().with_sampler(sampler));
+        let name: Arc<str> = Arc::from(format!("shared-{recorded}"));
+        let value: Arc<str> = Arc::from("a shared value");
+        let marker = Arc::new(());
+        let parent = Context::new().with_value(Arc::clone(&marker));
+        let link = Link::new(SpanContext::INVALID, Vec::new());
+        // Names the span (recorded: the record keeps it until the exporter is cleared).
+        let held = |a: &Arc<str>| Arc::strong_count(a) - 1;
+
+        tracer.start_span(Arc::clone(&name)).end();
+        assert_eq!(held(&name), usize::from(recorded), "start_span");
+        exporter.reset();
+        assert_eq!(held(&name), 0);
+
+        drop(tracer.start_as_current_span(Arc::clone(&name)));
+        tracer.in_span(Arc::clone(&name), |_| ());
+        exporter.reset();
+        assert_eq!(held(&name), 0, "start_as_current_span, in_span");
+
+        let builder = || {
+            tracer
+                .span_builder(Arc::clone(&name))
+                .with_attributes([KeyValue::new("k", Value::String(Arc::clone(&value).into()))])
+                .with_links([link.clone()])
+                .with_parent(parent.clone())
+        };
+        builder().start(&tracer).end();
+        drop(builder().start_as_current(&tracer));
+        assert_eq!(Arc::strong_count(&marker), 2, "the parent was dropped");
+        // Without a link the vector never allocated.
+        let no_links = tracer
+            .span_builder(Arc::clone(&name))
+            .with_parent(parent.clone());
+        no_links.start(&tracer).end();
+        assert_eq!(Arc::strong_count(&marker), 2);
+        let spans = exporter.finished_spans();
+        assert_eq!(spans.len(), if recorded { 3 } else { 0 });
+        assert!(spans.iter().all(|s| s.name.as_str() == &*name));
+        drop(spans);
+        let kept = if recorded { 2 } else { 0 };
+        assert_eq!(
+            held(&value),
+            kept,
+            "the recorded spans with attributes keep them"
+        );
+        exporter.reset();
+        assert_eq!(held(&name), 0, "builder paths");
+        assert_eq!(held(&value), 0);
+        drop(p);
+    }
+}

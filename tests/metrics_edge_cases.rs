@@ -165,7 +165,7 @@ fn negative_histogram_values_are_dropped_so_sums_stay_monotonic() {
     };
     assert_eq!(
         (hist.data_points[0].count, hist.data_points[0].sum),
-        (1, 5.0)
+        (1, Some(5.0))
     );
     let MetricData::Sum(s) = &rm.metric("as_sum").unwrap().data else {
         panic!("not a sum")

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use otlp_sdk::context::Context;
 use otlp_sdk::metrics::{
-    ConsoleMetricExporter, ExemplarFilter, InMemoryMetricExporter, ManualReader, MeterProvider,
-    MetricData, MetricExporter, Number, PeriodicExportingMetricReader, ResourceMetrics,
-    Temporality, TemporalityPreference, View,
+    Aggregation, ConsoleMetricExporter, ExemplarFilter, InMemoryMetricExporter, ManualReader,
+    MeterProvider, MetricData, MetricExporter, Number, PeriodicExportingMetricReader,
+    ResourceMetrics, Temporality, TemporalityPreference, View,
 };
 use otlp_sdk::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 use otlp_sdk::{KeyValue, SdkError, SdkResult};
@@ -160,7 +160,19 @@ fn the_console_exporter_prints_readable_json() {
     let reader =
         PeriodicExportingMetricReader::builder(ConsoleMetricExporter::with_writer(buf.clone()))
             .build();
-    let provider = MeterProvider::builder().with_reader(reader).build();
+    let provider = MeterProvider::builder()
+        .with_reader(reader)
+        .with_view(
+            View::builder()
+                .with_instrument_name("queue.size")
+                .with_aggregation(Aggregation::ExplicitBucketHistogram {
+                    boundaries: vec![0.0],
+                    record_min_max: true,
+                })
+                .build()
+                .unwrap(),
+        )
+        .build();
     let meter = provider.meter("my.meter.name");
     meter
         .u64_counter("work.counter")
@@ -171,6 +183,7 @@ fn the_console_exporter_prints_readable_json() {
         .f64_histogram("h")
         .build()
         .record(50.0, &[KeyValue::new("m", "POST")]);
+    meter.i64_up_down_counter("queue.size").build().add(-1, &[]);
     provider.shutdown().unwrap();
     let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -183,6 +196,12 @@ fn the_console_exporter_prints_readable_json() {
         "a"
     );
     assert_eq!(sm["metrics"][1]["data"]["data_points"][0]["count"], 1);
+    assert_eq!(sm["metrics"][1]["data"]["data_points"][0]["sum"], 50.0);
+    // An up-down counter's histogram has no sum: null, as an unrecorded min or max.
+    let udc = &sm["metrics"][2]["data"]["data_points"][0];
+    assert_eq!(udc["count"], 1);
+    assert_eq!(udc["min"], -1.0);
+    assert_eq!(udc.get("sum"), Some(&serde_json::Value::Null), "{udc}");
 }
 
 fn sampled_context(sampled: bool) -> Context {

@@ -306,3 +306,101 @@ fn a_rename_onto_an_existing_name_is_reported_and_both_are_exported() {
         .iter()
         .any(|m| m.contains("conflicting metric streams")));
 }
+
+#[test]
+fn histogram_views_have_no_sum_for_instruments_that_can_record_negative_values() {
+    // The specification: a histogram's sum should not be collected for up-down counters
+    // and gauges. Counters and histograms keep it.
+    let views = vec![
+        View::builder()
+            .with_instrument_name("explicit.*")
+            .with_aggregation(Aggregation::ExplicitBucketHistogram {
+                boundaries: vec![0.0, 10.0],
+                record_min_max: true,
+            })
+            .build()
+            .unwrap(),
+        View::builder()
+            .with_instrument_name("expo.*")
+            .with_aggregation(Aggregation::base2_exponential_histogram())
+            .build()
+            .unwrap(),
+    ];
+    let (p, reader) = provider(views);
+    let m = p.meter("m");
+    let udc = m.i64_up_down_counter("explicit.udc").build();
+    for v in [-5, 3, 20] {
+        udc.add(v, &[]);
+    }
+    let gauge = m.f64_gauge("explicit.gauge").build();
+    gauge.record(-2.5, &[]);
+    gauge.record(7.0, &[]);
+    let hist = m.f64_histogram("explicit.hist").build();
+    let counter = m.u64_counter("explicit.counter").build();
+    for v in [4, 12] {
+        hist.record(v as f64, &[]);
+        counter.add(v, &[]);
+    }
+    let expo_udc = m.f64_up_down_counter("expo.udc").build();
+    for v in [-1.0, 2.0, 4.0] {
+        expo_udc.add(v, &[]);
+    }
+    let expo_gauge = m.i64_gauge("expo.gauge").build();
+    expo_gauge.record(-3, &[]);
+    expo_gauge.record(3, &[]);
+    m.u64_histogram("expo.hist").build().record(2, &[]);
+    m.f64_counter("expo.counter").build().add(1.5, &[]);
+
+    let rm = reader.collect().unwrap();
+    let explicit = |name: &str| match &rm.metric(name).unwrap().data {
+        MetricData::Histogram(h) => {
+            let p = &h.data_points[0];
+            (p.count, p.sum, p.min, p.max, p.bucket_counts.clone())
+        }
+        other => panic!("{name}: histogram expected: {other:?}"),
+    };
+    assert_eq!(
+        explicit("explicit.udc"),
+        (3, None, Some(-5.0), Some(20.0), vec![1, 1, 1])
+    );
+    assert_eq!(
+        explicit("explicit.gauge"),
+        (2, None, Some(-2.5), Some(7.0), vec![1, 1, 0])
+    );
+    assert_eq!(
+        explicit("explicit.hist"),
+        (2, Some(16.0), Some(4.0), Some(12.0), vec![0, 1, 1])
+    );
+    assert_eq!(
+        explicit("explicit.counter"),
+        (2, Some(16.0), Some(4.0), Some(12.0), vec![0, 1, 1])
+    );
+
+    let expo = |name: &str| match &rm.metric(name).unwrap().data {
+        MetricData::ExponentialHistogram(h) => {
+            let p = &h.data_points[0];
+            let negative = p.negative.counts.iter().sum::<u64>();
+            let positive = p.positive.counts.iter().sum::<u64>();
+            (p.count, p.sum, p.min, p.max, negative, positive)
+        }
+        other => panic!("{name}: exponential histogram expected: {other:?}"),
+    };
+    assert_eq!(expo("expo.udc"), (3, None, Some(-1.0), Some(4.0), 1, 2));
+    assert_eq!(expo("expo.gauge"), (2, None, Some(-3.0), Some(3.0), 1, 1));
+    assert_eq!(
+        expo("expo.hist"),
+        (1, Some(2.0), Some(2.0), Some(2.0), 0, 1)
+    );
+    assert_eq!(
+        expo("expo.counter"),
+        (1, Some(1.5), Some(1.5), Some(1.5), 0, 1)
+    );
+
+    // Still none at the next collection (cumulative: the state is read again, not reset).
+    udc.add(1, &[]);
+    let rm = reader.collect().unwrap();
+    let MetricData::Histogram(h) = &rm.metric("explicit.udc").unwrap().data else {
+        panic!("histogram expected")
+    };
+    assert_eq!((h.data_points[0].count, h.data_points[0].sum), (4, None));
+}

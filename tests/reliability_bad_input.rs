@@ -347,7 +347,7 @@ fn non_finite_and_negative_measurements_are_dropped_and_reported_once() {
             let p = &h.data_points[0];
             assert_eq!(
                 (p.count, p.sum, p.min, p.max),
-                (1, 1.0, Some(1.0), Some(1.0))
+                (1, Some(1.0), Some(1.0), Some(1.0))
             );
         }
         other => panic!("{other:?}"),

@@ -180,8 +180,10 @@ pub struct HistogramDataPoint {
     pub time_unix_nano: u64,
     /// Number of measurements (the sum of `bucket_counts`).
     pub count: u64,
-    /// Sum of the measurements.
-    pub sum: f64,
+    /// Sum of the measurements; `None` when the instrument can record negative values
+    /// (up-down counters, gauges): the specification says the sum should not be collected
+    /// for them.
+    pub sum: Option<f64>,
     /// Smallest measurement (when recorded).
     pub min: Option<f64>,
     /// Largest measurement (when recorded).
@@ -223,8 +225,10 @@ pub struct ExponentialHistogramDataPoint {
     pub time_unix_nano: u64,
     /// Number of measurements.
     pub count: u64,
-    /// Sum of the measurements.
-    pub sum: f64,
+    /// Sum of the measurements; `None` when the instrument can record negative values
+    /// (up-down counters, gauges): the specification says the sum should not be collected
+    /// for them.
+    pub sum: Option<f64>,
     /// Smallest measurement (when recorded).
     pub min: Option<f64>,
     /// Largest measurement (when recorded).

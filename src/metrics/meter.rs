@@ -473,30 +473,36 @@ fn make_sync<T: Num>(
         None => crate::metrics::aggregate::DEFAULT_BOUNDARIES.to_vec(),
     };
     let monotonic = matches!(desc.kind, K::Counter | K::Histogram);
+    // A histogram of an instrument that can record negative values has no sum (as the
+    // specification says); its aggregator then does not record one.
+    let keep_sum = !desc.kind.records_negative();
     match aggregation {
         Aggregation::Sum => stream(config, SumAgg::<T>::new(monotonic), start),
         Aggregation::LastValue => stream(config, LastValueAgg::<T>::new(), start),
         Aggregation::ExplicitBucketHistogram {
             boundaries,
             record_min_max,
-        } => stream(
-            config,
-            HistogramAgg::<T>::new(boundaries.clone(), *record_min_max),
-            start,
-        ),
+        } => {
+            let (b, mm) = (boundaries.clone(), *record_min_max);
+            if keep_sum {
+                stream(config, HistogramAgg::<T, true>::new(b, mm), start)
+            } else {
+                stream(config, HistogramAgg::<T, false>::new(b, mm), start)
+            }
+        }
         Aggregation::Base2ExponentialHistogram {
             max_size,
             max_scale,
             record_min_max,
         } => stream(
             config,
-            ExponentialAgg::<T>::new(*max_size, *max_scale, *record_min_max),
+            ExponentialAgg::<T>::new(*max_size, *max_scale, *record_min_max, keep_sum),
             start,
         ),
         Aggregation::Default | Aggregation::Drop => match desc.kind {
             K::Histogram => stream(
                 config,
-                HistogramAgg::<T>::new(default_bounds(), true),
+                HistogramAgg::<T, true>::new(default_bounds(), true),
                 start,
             ),
             K::Gauge => stream(config, LastValueAgg::<T>::new(), start),

@@ -153,6 +153,18 @@ impl InstrumentKind {
         self as usize
     }
 
+    /// `true` for the kinds whose measurements may be negative (up-down counters and
+    /// gauges): the specification says a histogram of them should not collect the sum.
+    pub(crate) fn records_negative(self) -> bool {
+        matches!(
+            self,
+            InstrumentKind::UpDownCounter
+                | InstrumentKind::Gauge
+                | InstrumentKind::ObservableUpDownCounter
+                | InstrumentKind::ObservableGauge
+        )
+    }
+
     /// `true` for the observable (callback) kinds.
     pub fn is_async(self) -> bool {
         matches!(

@@ -71,7 +71,7 @@ fn data(d: &MetricData) -> pm::metric::Data {
                     start_time_unix_nano: p.start_time_unix_nano,
                     time_unix_nano: p.time_unix_nano,
                     count: p.count,
-                    sum: Some(p.sum),
+                    sum: p.sum,
                     bucket_counts: p.bucket_counts.clone(),
                     explicit_bounds: p.bounds.clone(),
                     exemplars: exemplars(&p.exemplars),
@@ -93,7 +93,7 @@ fn data(d: &MetricData) -> pm::metric::Data {
                         start_time_unix_nano: p.start_time_unix_nano,
                         time_unix_nano: p.time_unix_nano,
                         count: p.count,
-                        sum: Some(p.sum),
+                        sum: p.sum,
                         scale: p.scale,
                         zero_count: p.zero_count,
                         positive: Some(Buckets {
@@ -211,6 +211,83 @@ mod tests {
             g.data_points[0].value,
             Some(pm::number_data_point::Value::AsDouble(-1.5))
         );
+        provider.shutdown().unwrap();
+    }
+
+    #[test]
+    fn a_histogram_without_sum_leaves_the_optional_field_unset() {
+        use crate::export::otlp::json::OtlpJson;
+        use crate::metrics::{Aggregation, View};
+
+        let reader = ManualReader::new();
+        let provider = MeterProvider::builder()
+            .with_reader(reader.clone())
+            .with_view(
+                View::builder()
+                    .with_instrument_name("udc")
+                    .with_aggregation(Aggregation::ExplicitBucketHistogram {
+                        boundaries: vec![0.0],
+                        record_min_max: true,
+                    })
+                    .build()
+                    .unwrap(),
+            )
+            .with_view(
+                View::builder()
+                    .with_instrument_name("expo.*")
+                    .with_aggregation(Aggregation::base2_exponential_histogram())
+                    .build()
+                    .unwrap(),
+            )
+            .build();
+        let meter = provider.meter("m");
+        meter.i64_up_down_counter("udc").build().add(-2, &[]);
+        meter.f64_histogram("h").build().record(3.0, &[]);
+        meter.f64_gauge("expo.gauge").build().record(-1.0, &[]);
+        meter.u64_counter("expo.counter").build().add(4, &[]);
+        let rm = reader.collect().unwrap();
+
+        // (name, sum) of every point of a decoded request
+        let sums = |req: &ExportMetricsServiceRequest| -> Vec<(String, Option<f64>)> {
+            req.resource_metrics[0].scope_metrics[0]
+                .metrics
+                .iter()
+                .map(|m| {
+                    let sum = match &m.data {
+                        Some(pm::metric::Data::Histogram(h)) => h.data_points[0].sum,
+                        Some(pm::metric::Data::ExponentialHistogram(h)) => h.data_points[0].sum,
+                        other => panic!("{}: a histogram expected: {other:?}", m.name),
+                    };
+                    (m.name.clone(), sum)
+                })
+                .collect()
+        };
+        let expected = vec![
+            ("udc".to_string(), None),
+            ("h".to_string(), Some(3.0)),
+            ("expo.gauge".to_string(), None),
+            ("expo.counter".to_string(), Some(4.0)),
+        ];
+        let bytes = to_proto(&rm).encode_to_vec();
+        let back = ExportMetricsServiceRequest::decode(bytes.as_slice()).unwrap();
+        assert_eq!(sums(&back), expected, "protobuf");
+
+        // OTLP/JSON leaves the field out, and reads its absence back as unset.
+        let text = to_proto(&rm).to_otlp_json();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let metrics = json["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
+            .as_array()
+            .unwrap();
+        let has_sum: Vec<bool> = metrics
+            .iter()
+            .map(|m| {
+                let data = m.get("histogram").or_else(|| m.get("exponentialHistogram"));
+                data.unwrap()["dataPoints"][0].get("sum").is_some()
+            })
+            .collect();
+        assert_eq!(has_sum, vec![false, true, false, true], "{text}");
+        let back = ExportMetricsServiceRequest::from_otlp_json(&text).unwrap();
+        assert_eq!(sums(&back), expected, "OTLP/JSON");
         provider.shutdown().unwrap();
     }
 }

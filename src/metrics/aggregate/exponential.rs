@@ -172,15 +172,25 @@ pub(crate) struct ExponentialAgg<T> {
     max_size: usize,
     max_scale: i32,
     record_min_max: bool,
+    /// Whether points carry the sum (not for instruments that can record negative values).
+    /// The series state adds it up regardless: under its lock that costs nothing worth a
+    /// second code path.
+    export_sum: bool,
     _t: PhantomData<fn(T)>,
 }
 
 impl<T> ExponentialAgg<T> {
-    pub(crate) fn new(max_size: u32, max_scale: i8, record_min_max: bool) -> Self {
+    pub(crate) fn new(
+        max_size: u32,
+        max_scale: i8,
+        record_min_max: bool,
+        export_sum: bool,
+    ) -> Self {
         ExponentialAgg {
             max_size: (max_size as usize).max(2),
             max_scale: i32::from(max_scale).clamp(MIN_SCALE, 20),
             record_min_max,
+            export_sum,
             _t: PhantomData,
         }
     }
@@ -220,7 +230,7 @@ impl<T: Num> Aggregator<T> for ExponentialAgg<T> {
             start_time_unix_nano: c.start,
             time_unix_nano: c.time,
             count: s.count,
-            sum: s.sum,
+            sum: self.export_sum.then_some(s.sum),
             min: has.then_some(s.min),
             max: has.then_some(s.max),
             scale: s.scale,

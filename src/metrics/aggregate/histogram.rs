@@ -4,6 +4,12 @@
 //! The count is not stored: it is the sum of the bucket counts at collection, so the two
 //! always agree. Under concurrent recording, a collection may see a measurement's bucket
 //! but not yet its sum (it then appears in the next delta point's sum).
+//!
+//! Whether the sum is kept is a type parameter (`SUM`), fixed from the instrument kind when
+//! the stream is made: for instruments that can record negative values (up-down counters,
+//! gauges through a view) the specification says not to collect it, and with `SUM = false`
+//! the recording path does not touch it at all, while with `SUM = true` it is the same code
+//! as before, with no added branch.
 
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,14 +30,15 @@ pub(crate) const DEFAULT_BOUNDARIES: [f64; 15] = [
     10000.0,
 ];
 
-/// Explicit-bucket histogram aggregation.
-pub(crate) struct HistogramAgg<T> {
+/// Explicit-bucket histogram aggregation; `SUM` says whether the sum is recorded and
+/// exported.
+pub(crate) struct HistogramAgg<T, const SUM: bool> {
     bounds: Arc<[f64]>,
     record_min_max: bool,
     _t: PhantomData<fn(T)>,
 }
 
-impl<T> HistogramAgg<T> {
+impl<T, const SUM: bool> HistogramAgg<T, SUM> {
     pub(crate) fn new(bounds: Vec<f64>, record_min_max: bool) -> Self {
         HistogramAgg {
             bounds: bounds.into(),
@@ -103,7 +110,7 @@ cached!(
     Stripes<HistogramCell>
 );
 
-impl<T: Num> Aggregator<T> for HistogramAgg<T> {
+impl<T: Num, const SUM: bool> Aggregator<T> for HistogramAgg<T, SUM> {
     type Cell = HistogramCell;
 
     fn new_cell(&self) -> HistogramCell {
@@ -124,8 +131,10 @@ impl<T: Num> Aggregator<T> for HistogramAgg<T> {
             if let Some(b) = cell.buckets.get(i) {
                 b.store(b.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
             }
-            let sum = T::from_bits(cell.sum.load(Ordering::Relaxed));
-            cell.sum.store(sum.add(value).to_bits(), Ordering::Relaxed);
+            if SUM {
+                let sum = T::from_bits(cell.sum.load(Ordering::Relaxed));
+                cell.sum.store(sum.add(value).to_bits(), Ordering::Relaxed);
+            }
             if self.record_min_max {
                 if value < T::from_bits(cell.min.load(Ordering::Relaxed)) {
                     cell.min.store(value.to_bits(), Ordering::Relaxed);
@@ -139,7 +148,9 @@ impl<T: Num> Aggregator<T> for HistogramAgg<T> {
         if let Some(b) = cell.buckets.get(i) {
             b.fetch_add(1, Ordering::Relaxed);
         }
-        T::atomic_add(&cell.sum, value);
+        if SUM {
+            T::atomic_add(&cell.sum, value);
+        }
         if self.record_min_max {
             atomic_min(&cell.min, value);
             atomic_max(&cell.max, value);
@@ -165,7 +176,9 @@ impl<T: Num> Aggregator<T> for HistogramAgg<T> {
             for (n, b) in bucket_counts.iter_mut().zip(cell.buckets.iter()) {
                 *n += take(b, 0);
             }
-            sum = sum.add(T::from_bits(take(&cell.sum, T::zero().to_bits())));
+            if SUM {
+                sum = sum.add(T::from_bits(take(&cell.sum, T::zero().to_bits())));
+            }
             let (lo, hi) = (
                 T::from_bits(take(&cell.min, T::MAX.to_bits())),
                 T::from_bits(take(&cell.max, T::MIN.to_bits())),
@@ -178,7 +191,7 @@ impl<T: Num> Aggregator<T> for HistogramAgg<T> {
             }
         }
         let count = bucket_counts.iter().sum::<u64>();
-        let sum = sum.to_f64();
+        let sum = SUM.then(|| sum.to_f64());
         let has = self.record_min_max && count > 0 && min <= max;
         Point::Histogram(HistogramDataPoint {
             attributes: c.attributes,
@@ -247,7 +260,7 @@ mod tests {
 
     #[test]
     fn stripes_merge_into_one_exact_point_and_reset_together() {
-        let agg = HistogramAgg::<f64>::new(vec![10.0, 20.0], true);
+        let agg = HistogramAgg::<f64, true>::new(vec![10.0, 20.0], true);
         let new = || Aggregator::<f64>::new_cell(&agg);
         let cells = Stripes::new(3, new);
         // the shared stripe with atomic updates, another one as its only writer
@@ -258,18 +271,40 @@ mod tests {
         // stripe 1 stays empty: its initial min/max must not leak into the point
         let p = hist(agg.point(&cells, false, PointCommon::bare()));
         assert_eq!(p.bucket_counts, vec![2, 1, 1]);
-        assert_eq!((p.count, p.sum), (4, 43.0));
+        assert_eq!((p.count, p.sum), (4, Some(43.0)));
         assert_eq!((p.min, p.max), (Some(-2.0), Some(25.0)));
 
         let p = hist(agg.point(&cells, true, PointCommon::bare()));
         assert_eq!(p.count, 4, "a reset reports what it takes");
         let p = hist(agg.point(&cells, true, PointCommon::bare()));
-        assert_eq!((p.count, p.sum, p.min, p.max), (0, 0.0, None, None));
+        assert_eq!((p.count, p.sum, p.min, p.max), (0, Some(0.0), None, None));
         assert_eq!(p.bucket_counts, vec![0, 0, 0]);
 
         agg.update(cells.get(1, new).0, 12.0, true);
         let p = hist(agg.point(&cells, true, PointCommon::bare()));
         assert_eq!(p.bucket_counts, vec![0, 1, 0]);
         assert_eq!((p.min, p.max), (Some(12.0), Some(12.0)));
+    }
+
+    #[test]
+    fn without_the_sum_nothing_adds_it_up_and_the_rest_is_unchanged() {
+        let agg = HistogramAgg::<i64, false>::new(vec![0.0, 10.0], true);
+        let new = || Aggregator::<i64>::new_cell(&agg);
+        let cells = Stripes::new(2, new);
+        agg.update(cells.get(0, new).0, -5, false);
+        agg.update(cells.get(0, new).0, 3, false);
+        agg.update(cells.get(1, new).0, 20, true);
+        assert!(
+            cells.iter().all(|c| c.sum.load(Ordering::Relaxed) == 0),
+            "the sum is not recorded"
+        );
+        let p = hist(agg.point(&cells, true, PointCommon::bare()));
+        assert_eq!(p.bucket_counts, vec![1, 1, 1]);
+        assert_eq!(
+            (p.count, p.sum, p.min, p.max),
+            (3, None, Some(-5.0), Some(20.0))
+        );
+        let p = hist(agg.point(&cells, true, PointCommon::bare()));
+        assert_eq!((p.count, p.sum, p.min, p.max), (0, None, None, None));
     }
 }

@@ -326,7 +326,7 @@ mod tests {
         if let Some(MetricData::Histogram(d)) = h.collect(1).map(|m| m.data) {
             for p in d.data_points {
                 out.1 += p.count;
-                out.2 += p.sum;
+                out.2 += p.sum.expect("a u64 histogram keeps its sum");
             }
         }
         out
@@ -345,7 +345,7 @@ mod tests {
         ));
         let hist = Arc::new(SyncStream::new(
             config(temporality),
-            HistogramAgg::<u64>::new(DEFAULT_BOUNDARIES.to_vec(), true),
+            HistogramAgg::<u64, true>::new(DEFAULT_BOUNDARIES.to_vec(), true),
             0,
         ));
         let sets: Arc<Vec<[KeyValue; 2]>> = Arc::new(

@@ -366,7 +366,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     /// the process is pinned to one CPU: there the worker always shares it with the
     /// producers, each yield of the polling worker hands it straight to them, and sleeping
     /// would only add the cost of the wake-ups (span_basic under `taskset -c 0` was ~7 %
-    /// faster polling; README, Performance, has the figures). A quota of one CPU's time is
+    /// faster polling; benches/PERFORMANCE.md has the figures). A quota of one CPU's time is
     /// not that case: `cpus` is then 1 but the threads run on different CPUs, where a
     /// polling worker would spend the quota the producer needs.
     fn sleeps_between_batches(&mut self) -> bool {

@@ -285,7 +285,7 @@ fn view_cardinality_limit() {
 }
 
 #[test]
-fn a_rename_onto_an_existing_name_is_reported_and_both_are_exported() {
+fn conflicting_stream_names_from_views_are_reported_and_all_exported() {
     let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let m2 = messages.clone();
     otlp_sdk::diagnostics::set_error_handler(move |msg| m2.lock().unwrap().push(msg.into()));
@@ -305,6 +305,33 @@ fn a_rename_onto_an_existing_name_is_reported_and_both_are_exported() {
         .unwrap()
         .iter()
         .any(|m| m.contains("conflicting metric streams")));
+
+    // Two views on one instrument that keep its name (in the same test: the error handler
+    // is process-wide).
+    let views = vec![
+        View::builder()
+            .with_instrument_name("c")
+            .with_aggregation(Aggregation::Sum)
+            .build()
+            .unwrap(),
+        View::builder()
+            .with_instrument_name("c")
+            .with_aggregation(Aggregation::LastValue)
+            .build()
+            .unwrap(),
+    ];
+    let (p, reader) = provider(views);
+    p.meter("m2").u64_counter("c").build().add(3, &[]);
+    assert_eq!(names(&reader.collect().unwrap()), vec!["c", "c"]);
+    assert!(
+        messages
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.contains("2 views give instrument c (meter m2)")),
+        "{:?}",
+        messages.lock().unwrap()
+    );
 }
 
 #[test]

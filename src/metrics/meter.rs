@@ -356,7 +356,33 @@ impl Meter {
         if !matched {
             out.push((base, Aggregation::Default));
         }
+        if reader == 0 {
+            self.report_views_sharing_the_name(desc, &out);
+        }
         out
+    }
+
+    /// Reports two views that give an instrument streams of its own name (conflicting metric
+    /// identities: both are exported). A view's rename onto a taken name is reported when
+    /// the stream is added (`MeterState::add_stream`).
+    fn report_views_sharing_the_name(
+        &self,
+        desc: &InstrumentDesc,
+        configs: &[(StreamConfig, Aggregation)],
+    ) {
+        let own = desc.name.to_ascii_lowercase();
+        let unrenamed = configs
+            .iter()
+            .filter(|(c, _)| c.meta.name.to_ascii_lowercase() == own)
+            .count();
+        if unrenamed > 1 {
+            diagnostics::report(&format!(
+                "conflicting metric streams: {unrenamed} views give instrument {} (meter {}) \
+                 streams of its own name; all are exported",
+                desc.name,
+                self.state.scope.name()
+            ));
+        }
     }
 
     pub(crate) fn register_sync<T: Num>(&self, desc: InstrumentDesc) -> Arc<SyncInner<T>> {

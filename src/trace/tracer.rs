@@ -398,8 +398,8 @@ impl SpanBuilder {
     /// instructions of a span_attrs span). So builders are built in a `ManuallyDrop`, and
     /// this checks their parts in place (narrow reads: moving the builder out would read it
     /// back in 16-byte blocks right after the build wrote it field by field, which stalls),
-    /// dropping them only when they own something. (A panic in the build, from a sampler or processor,
-    /// leaks what the builder holds: a leak, not a double drop.)
+    /// dropping them only when they own something. (A panic in the build, from a sampler or
+    /// processor, leaks what the builder holds: a leak, not a double drop.)
     ///
     /// # Safety
     ///

@@ -776,7 +776,8 @@ fn starting_a_span_drops_what_its_builder_still_holds() {
         let marker = Arc::new(());
         let parent = Context::new().with_value(Arc::clone(&marker));
         let link = Link::new(SpanContext::INVALID, Vec::new());
-        // Names the span (recorded: the record keeps it until the exporter is cleared).
+        // References to `a` besides the test's own (a recorded span's record keeps its name
+        // and attributes until the exporter is reset).
         let held = |a: &Arc<str>| Arc::strong_count(a) - 1;
 
         tracer.start_span(Arc::clone(&name)).end();

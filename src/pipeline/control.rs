@@ -339,23 +339,29 @@ mod tests {
         assert_eq!(small.get(), 512, "at least a batch");
     }
 
-    #[test]
-    fn a_parked_receiver_gets_a_message_long_before_its_deadline() {
+    /// A receiver waiting on its own thread with a 30 s deadline, parked by the time this
+    /// returns (it would otherwise see a message while yielding), and its sending end.
+    fn parked_receiver() -> (
+        ControlTx,
+        std::thread::JoinHandle<Result<bool, RecvTimeoutError>>,
+    ) {
         let (tx, rx) = channel();
         let h = spawn_receiver(rx, Duration::from_secs(30));
         let tx = ControlTx::new(tx, Some(h.thread().clone()));
-        // Let it park first (it would otherwise take the message while yielding).
         std::thread::sleep(Duration::from_millis(50));
+        (tx, h)
+    }
+
+    #[test]
+    fn a_parked_receiver_gets_a_message_long_before_its_deadline() {
+        let (tx, h) = parked_receiver();
         assert!(tx.try_send(Control::Wake));
         assert_eq!(h.join().unwrap(), Ok(true));
     }
 
     #[test]
     fn a_parked_receiver_sees_the_senders_leave() {
-        let (tx, rx) = channel();
-        let h = spawn_receiver(rx, Duration::from_secs(30));
-        let tx = ControlTx::new(tx, Some(h.thread().clone()));
-        std::thread::sleep(Duration::from_millis(50));
+        let (tx, h) = parked_receiver();
         drop(tx);
         assert_eq!(h.join().unwrap(), Err(RecvTimeoutError::Disconnected));
     }

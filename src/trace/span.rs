@@ -136,7 +136,7 @@ impl Span {
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
         if self.is_recording() {
-            self.push_event(name.into(), now_unix_nanos(), attributes);
+            self.push_event(name, now_unix_nanos(), attributes);
         }
     }
 
@@ -148,13 +148,13 @@ impl Span {
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
         if self.is_recording() {
-            self.push_event(name.into(), to_unix_nanos(timestamp), attributes);
+            self.push_event(name, to_unix_nanos(timestamp), attributes);
         }
     }
 
     fn push_event(
         &mut self,
-        name: StringValue,
+        name: impl Into<StringValue>,
         ts: u64,
         attributes: impl IntoIterator<Item = KeyValue>,
     ) {
@@ -174,7 +174,7 @@ impl Span {
         crate::slot::push_fields!(
             &mut l.data.events,
             Event {
-                name: name,
+                name: name.into(),
                 timestamp_unix_nano: ts,
                 attributes: Vec::new(),
                 dropped_attributes_count: 0,
@@ -249,7 +249,7 @@ impl Span {
         }
         let mut attrs = exception_attributes(error);
         attrs.extend(attributes);
-        self.push_event("exception".into(), now_unix_nanos(), attrs);
+        self.push_event("exception", now_unix_nanos(), attrs);
     }
 
     /// Renames the span.

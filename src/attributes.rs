@@ -56,6 +56,19 @@ impl StringValue {
         matches!(self.0, Repr::Shared(_))
     }
 
+    /// Takes the string out, leaving an empty one; a static string is copied and stays (it
+    /// owns nothing). Reading a static one by its fields keeps each load the width of the
+    /// store that wrote it: moving the whole value out reads it in a 16-byte block, which
+    /// the CPU cannot forward from two narrower stores made a moment before (the caller's
+    /// builder), so it waits for them to reach the cache.
+    #[inline(always)]
+    pub(crate) fn take(&mut self) -> StringValue {
+        match self.0 {
+            Repr::Static(s) => StringValue(Repr::Static(s)),
+            Repr::Shared(_) => std::mem::take(self),
+        }
+    }
+
     /// Truncates to at most `max_chars` characters (Unicode scalar values), as attribute
     /// length limits require. Returns `true` when something was cut.
     pub(crate) fn truncate_chars(&mut self, max_chars: usize) -> bool {

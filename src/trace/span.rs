@@ -398,20 +398,20 @@ pub(crate) fn shared_pair(span: Span) -> (SpanRc<SharedSpan>, SpanRc<SharedSpan>
 }
 
 /// [`shared_pair`] for a recording span given by its record. The node is built from the
-/// record's pointer: moving a whole `Span` just written would read it back in 16-byte
+/// record's pointer, and each of its fields is written straight into the allocation: moving
+/// a whole `Span`, or a `SharedSpan` built on the stack, would read it back in 16-byte
 /// blocks right after narrower writes, which stalls.
 #[inline]
 pub(crate) fn shared_pair_recording(
     data: Box<SpanData>,
 ) -> (SpanRc<SharedSpan>, SpanRc<SharedSpan>) {
-    let cx = data.span_context.clone();
-    SpanRc::pair_in(
-        slot(),
-        SharedSpan {
-            cx,
-            span: Mutex::new(Span::recording(data)),
-        },
-    )
+    // SAFETY: both fields of the node's `SharedSpan` are written.
+    unsafe {
+        SpanRc::pair_in_with(slot(), |node| {
+            std::ptr::addr_of_mut!((*node).cx).write(data.span_context.clone());
+            std::ptr::addr_of_mut!((*node).span).write(Mutex::new(Span::recording(data)));
+        })
+    }
 }
 
 /// An allocation for a current span's node: this thread's last free one, or a new one.

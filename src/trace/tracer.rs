@@ -226,7 +226,7 @@ impl Tracer {
         };
         data.parent_is_remote = has_parent && psc.is_remote();
         data.kind = b.kind;
-        data.name = std::mem::take(&mut b.name);
+        data.name = b.name.take();
         data.start_time_unix_nano = b.start_time.map_or_else(now_unix_nanos, to_unix_nanos);
         data.end_time_unix_nano = 0;
         data.dropped_attributes_count = 0;

@@ -144,8 +144,8 @@ impl BatchExport<Box<LogData>> for ExportLogs {
     fn set_resource(&mut self, resource: &Resource) {
         self.0.set_resource(resource)
     }
-    fn recycle(&mut self, batch: &mut Vec<Box<LogData>>, filled_by: u64) {
-        crate::pipeline::pool::recycle(batch, filled_by)
+    fn recycle(&mut self, batch: &mut Vec<Box<LogData>>, parts: &[crate::pipeline::pool::Part]) {
+        crate::pipeline::pool::recycle(batch, parts)
     }
     fn force_flush(&mut self) -> SdkResult {
         self.0.force_flush()

@@ -17,6 +17,7 @@ use super::ring::{new_ring, Budget, PipelineItem, Pushed, RingMeta, RingReader};
 use super::worker::Worker;
 use crate::diagnostics;
 use crate::error::{SdkError, SdkResult};
+use crate::pipeline::pool::Part;
 use crate::pipeline::BatchConfig;
 use crate::resource::Resource;
 
@@ -30,9 +31,9 @@ pub(crate) trait BatchExport<T>: Send + 'static {
         0
     }
     fn set_resource(&mut self, _resource: &Resource) {}
-    /// Takes the exported items back (for reuse); the default drops them. `filled_by` is the
-    /// [`pool::thread_tag`](super::pool::thread_tag) of the thread that pushed most of them.
-    fn recycle(&mut self, batch: &mut Vec<T>, _filled_by: u64) {
+    /// Takes the exported items back (for reuse); the default drops them. `parts` says which
+    /// thread pushed which items (see [`Part`]), in order.
+    fn recycle(&mut self, batch: &mut Vec<T>, _parts: &[Part]) {
         batch.clear();
     }
     fn force_flush(&mut self) -> SdkResult {
@@ -733,22 +734,25 @@ mod tests {
         assert!(!p.pull_worker(0));
     }
 
-    /// Records which thread filled each batch it is handed back.
+    /// A batch handed back: its items, and which thread pushed which.
+    type Returned = (Vec<u32>, Vec<Part>);
+
+    /// Records, for each batch it is handed back, which thread pushed which of its items.
     #[derive(Clone, Default)]
-    struct FilledBy(Arc<Mutex<Vec<(usize, u64)>>>);
+    struct FilledBy(Arc<Mutex<Vec<Returned>>>);
 
     impl BatchExport<u32> for FilledBy {
         fn export(&mut self, _: &[u32]) -> SdkResult {
             Ok(())
         }
-        fn recycle(&mut self, batch: &mut Vec<u32>, filled_by: u64) {
-            self.0.lock().unwrap().push((batch.len(), filled_by));
+        fn recycle(&mut self, batch: &mut Vec<u32>, parts: &[Part]) {
+            self.0.lock().unwrap().push((batch.clone(), parts.to_vec()));
             batch.clear();
         }
     }
 
     #[test]
-    fn a_batch_goes_back_tagged_with_the_thread_that_filled_most_of_it() {
+    fn a_batch_goes_back_with_the_part_each_thread_pushed() {
         let seen = FilledBy::default();
         let p = BatchPipeline::new(seen.clone(), cfg(100, 10), "test-bsp");
         let push = |n: u32| {
@@ -763,13 +767,43 @@ mod tests {
                 .unwrap()
             })
         };
-        // Two threads, one after the other: 7 items from `a`, then 3 from `b`.
+        // Two threads, one after the other: 7 items from `a` (0..7), then 3 from `b` (0..3).
         let a = push(7);
         let b = push(3);
         assert_ne!(a, b, "threads have distinct tags");
         assert_ne!(a, 0);
         p.force_flush().unwrap();
-        assert_eq!(*seen.0.lock().unwrap(), [(10, a)], "one batch, mostly a's");
+        let seen = seen.0.lock().unwrap();
+        assert_eq!(seen.len(), 1, "one batch");
+        let (items, parts) = &seen[0];
+        // The rings are read in turn, from either one first.
+        let (first, second) = if parts[0].thread == a {
+            ((a, 7), (b, 3))
+        } else {
+            ((b, 3), (a, 7))
+        };
+        assert_eq!(
+            parts,
+            &[
+                Part {
+                    thread: first.0,
+                    end: first.1
+                },
+                Part {
+                    thread: second.0,
+                    end: 10
+                }
+            ]
+        );
+        let part = |from: usize, n: u32| items[from..from + n as usize].to_vec();
+        assert_eq!(
+            part(0, first.1 as u32),
+            (0..first.1 as u32).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            part(first.1, second.1 as u32),
+            (0..second.1 as u32).collect::<Vec<_>>()
+        );
     }
 
     #[test]

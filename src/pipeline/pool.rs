@@ -12,12 +12,12 @@
 //! Boxes travel in batches, so recycling costs no atomic operation per item: the export
 //! thread pushes each exported batch onto a bounded stack of free batches (one lock per
 //! batch), and a thread that needs a box takes a whole batch into a thread-local cache when
-//! its cache runs dry. The batch taken is the last one exported of those this thread filled,
-//! or else the last one exported: boxes go back to the thread that wrote them, whose CPU's
-//! caches are the likeliest to still hold them, so that reusing a box does not pull its
-//! lines from another CPU. (Each thread takes back about as many boxes as it filled, one per
-//! item.) The export thread never writes to an item, so no cache line is bounced back and
-//! forth for it.
+//! its cache runs dry. An exported batch goes back split by the thread that pushed each of
+//! its items ([`Part`]), and a thread takes the last batch of its own, or else the last one
+//! exported: boxes go back to the thread that wrote them, whose CPU's caches are the
+//! likeliest to still hold them, so that reusing a box does not pull its lines from another
+//! CPU. (Each thread takes back about as many boxes as it filled, one per item.) The export
+//! thread never writes to an item, so no cache line is bounced back and forth for it.
 //!
 //! A box comes back after a full trip through the queue, so its lines have often left this
 //! CPU's caches by then. The cache is a stack, so the thread's next boxes are known: each pop
@@ -57,7 +57,7 @@ const BOX_LINES: usize = 4;
 const OWNED_AHEAD: usize = 2;
 
 /// Exported batches waiting for reuse, most recent last, each with the [`thread_tag`] of the
-/// thread that filled most of it.
+/// thread that filled it (0 if unknown).
 #[derive(Debug)]
 pub(crate) struct FreeStack<T> {
     batches: Vec<(u64, Vec<Box<T>>)>,
@@ -76,6 +76,19 @@ impl<T> FreeStack<T> {
         self.batches.iter().map(|(_, b)| b.len()).sum()
     }
 
+    /// Pushes `batch`, filled by `thread`, unless `FREE_BATCHES` batches or `max_free` items
+    /// would wait (a batch is kept when none does, however large); otherwise `batch` is
+    /// dropped.
+    fn keep(&mut self, thread: u64, batch: Vec<Box<T>>, max_free: usize) {
+        if batch.is_empty() {
+            return;
+        }
+        let room = self.batches.len() < FREE_BATCHES && self.items() + batch.len() <= max_free;
+        if room || self.batches.is_empty() {
+            self.batches.push((thread, batch));
+        }
+    }
+
     /// Takes the last batch `thread` filled, or else the last one.
     fn take_for(&mut self, thread: u64) -> Option<Vec<Box<T>>> {
         let last = self.batches.len().checked_sub(1)?;
@@ -86,6 +99,16 @@ impl<T> FreeStack<T> {
             .unwrap_or(last);
         Some(self.batches.remove(at).1)
     }
+}
+
+/// A run of an exported batch's items that one thread pushed: those from the previous part's
+/// `end` (or the start) up to `end`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Part {
+    /// The [`thread_tag`] of the thread that pushed them (0 if unknown).
+    pub(crate) thread: u64,
+    /// One past the part's last item, as an index into the batch.
+    pub(crate) end: usize,
 }
 
 /// This thread's tag for the pool: nonzero, and unique in the process.
@@ -201,19 +224,35 @@ fn prefetch_ahead<T: Pooled>(cache: &[Box<T>]) {
 }
 
 /// Hands an exported batch back for reuse, untouched, leaving `batch` empty (with room for
-/// the next batch). `filled_by` is the [`thread_tag`] of the thread that filled most of it
-/// (0 if unknown). When enough items are already waiting, this batch is freed here.
-pub(crate) fn recycle<T: Pooled>(batch: &mut Vec<Box<T>>, filled_by: u64) {
+/// the next batch). `parts` says which thread pushed which items: each thread's part goes on
+/// the stack as a batch of its own, tagged with that thread, so that two threads whose
+/// items share a batch each get their own boxes back (a box reused by another thread would
+/// bring its lines over from the CPU that wrote them, ~8 per span record). A batch of
+/// unknown parts goes back whole, untagged. When enough items are already waiting, a part
+/// is freed here.
+pub(crate) fn recycle<T: Pooled>(batch: &mut Vec<Box<T>>, parts: &[Part]) {
     if batch.is_empty() {
         return;
     }
-    let full = std::mem::replace(batch, Vec::with_capacity(batch.capacity()));
-    if let Ok(mut free) = T::free_batches().lock() {
-        let room = free.batches.len() < FREE_BATCHES && free.items() + full.len() <= T::MAX_FREE;
-        if room || free.batches.is_empty() {
-            free.batches.push((filled_by, full));
+    let mut rest = std::mem::replace(batch, Vec::with_capacity(batch.capacity()));
+    let Ok(mut free) = T::free_batches().lock() else {
+        return;
+    };
+    // From the last part down: each is split off the end of what is left.
+    let mut thread = 0;
+    for (i, part) in parts.iter().enumerate().rev() {
+        let start = i.checked_sub(1).map_or(0, |j| parts[j].end);
+        if start == 0 {
+            // The first part takes what is left (and the batch's own allocation).
+            thread = part.thread;
+            break;
+        }
+        if start < rest.len() {
+            let piece = rest.split_off(start);
+            free.keep(part.thread, piece, T::MAX_FREE);
         }
     }
+    free.keep(thread, rest, T::MAX_FREE);
 }
 
 /// Keeps the box of an item the queue refused for this thread's next item, instead of
@@ -259,9 +298,39 @@ mod tests {
     }
 
     #[test]
+    fn each_thread_gets_back_the_boxes_it_filled() {
+        #[derive(Debug, Default)]
+        struct Tagged(u32);
+        pooled!(Tagged, max_free = 1000);
+        std::thread::spawn(|| {
+            // A batch of 3 items from thread 7, 2 from thread 9, 1 from thread 7 again
+            // (another of its rings); the item is the number of its thread.
+            let mut batch: Vec<Box<Tagged>> = [7, 7, 7, 9, 9, 7]
+                .into_iter()
+                .map(|t| Box::new(Tagged(t)))
+                .collect();
+            let parts = [
+                Part { thread: 7, end: 3 },
+                Part { thread: 9, end: 5 },
+                Part { thread: 7, end: 6 },
+            ];
+            recycle(&mut batch, &parts);
+            assert!(batch.is_empty());
+            let mut free = Tagged::free_batches().lock().unwrap();
+            let got: Vec<(u64, Vec<u32>)> = std::iter::from_fn(|| free.batches.pop())
+                .map(|(t, b)| (t, b.iter().map(|x| x.0).collect()))
+                .collect();
+            // Split off from the end: the first part is pushed last, so it is taken first.
+            assert_eq!(got, [(7, vec![7, 7, 7]), (9, vec![9, 9]), (7, vec![7])]);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
     fn at_most_free_batches_wait_whatever_their_size() {
         for _ in 0..FREE_BATCHES + 4 {
-            recycle(&mut vec![Box::new(Small)], 0);
+            recycle(&mut vec![Box::new(Small)], &[]);
         }
         let free = Small::free_batches().lock().unwrap();
         assert_eq!(
@@ -276,7 +345,7 @@ mod tests {
             assert!(pop::<Item>().is_none(), "nothing to reuse yet");
             let mut batch: Vec<Box<Item>> = (0..4).map(|i| Box::new(Item(vec![i]))).collect();
             let addrs: Vec<*const Item> = batch.iter().map(|b| &**b as *const _).collect();
-            recycle(&mut batch, 0);
+            recycle(&mut batch, &[]);
             assert!(batch.is_empty() && batch.capacity() >= 4);
             // The batch exported last comes back first, each box untouched.
             let b = pop::<Item>().expect("a recycled box");
@@ -285,7 +354,7 @@ mod tests {
             // At most MAX_FREE items wait: eight batches of one, or one batch of any size.
             const { assert!(Item::MAX_FREE < FREE_BATCHES) };
             for _ in 0..Item::MAX_FREE + 3 {
-                recycle(&mut vec![Box::new(Item::default())], 0);
+                recycle(&mut vec![Box::new(Item::default())], &[]);
             }
             assert_eq!(Item::free_batches().lock().unwrap().items(), Item::MAX_FREE);
             assert_eq!(Item::free_batches().lock().unwrap().batches.len(), 8);
@@ -295,8 +364,8 @@ mod tests {
                     .map(|_| Box::new(Item::default()))
                     .collect::<Vec<_>>()
             };
-            recycle(&mut big(), 0);
-            recycle(&mut big(), 0);
+            recycle(&mut big(), &[]);
+            recycle(&mut big(), &[]);
             let free = Item::free_batches().lock().unwrap();
             assert_eq!(
                 (free.batches.len(), free.items()),

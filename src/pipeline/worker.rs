@@ -10,6 +10,7 @@ use crossbeam_channel::RecvTimeoutError;
 
 use super::batch::{BatchExport, Shared};
 use super::control::{Control, ControlRx, WakePolicy};
+use super::pool::Part;
 use super::ring::RingReader;
 use crate::diagnostics;
 use crate::error::{catch_panic, SdkError, SdkResult};
@@ -55,6 +56,8 @@ pub(super) struct Worker<T, E> {
     exporter: E,
     delay: Duration,
     batch: Vec<T>,
+    /// Which thread pushed which items of `batch`.
+    parts: Vec<Part>,
     /// The rings of the producing threads; `start` rotates so every ring is read in turn.
     rings: Vec<RingReader<T>>,
     start: usize,
@@ -136,6 +139,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
             exporter,
             delay,
             batch: Vec::with_capacity(cap),
+            parts: Vec::new(),
             rings: Vec::new(),
             start: 0,
             failure_since_flush: None,
@@ -497,17 +501,16 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
     }
 
     /// Moves up to a batch of items out of the rings, starting from a different ring each
-    /// time so that no thread's ring waits behind a busier one. Returns the
-    /// [`pool::thread_tag`](super::pool::thread_tag) of the thread that pushed most of them.
-    /// With `quota` (one count per ring, by index; missing ones count as zero), takes at most
-    /// that many from each ring, and counts them off.
-    fn fill(&mut self, mut quota: Option<&mut [usize]>) -> u64 {
+    /// time so that no thread's ring waits behind a busier one, and notes in `parts` which
+    /// thread pushed which of them. With `quota` (one count per ring, by index; missing ones
+    /// count as zero), takes at most that many from each ring, and counts them off.
+    fn fill(&mut self, mut quota: Option<&mut [usize]>) {
+        self.parts.clear();
         let n = self.rings.len();
         if n == 0 {
-            return 0;
+            return;
         }
         self.start = (self.start + 1) % n;
-        let (mut most, mut filled_by) = (0, 0);
         for k in 0..n {
             let room = self.shared.batch_size - self.batch.len();
             if room == 0 {
@@ -530,19 +533,24 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                     self.batch.extend(chunk);
                     r.taken += take as u64;
                     self.shared.budget.release(take);
-                    if take > most {
-                        (most, filled_by) = (take, r.meta.thread);
+                    let end = self.batch.len();
+                    match self.parts.last_mut() {
+                        // A thread's old ring and its new one.
+                        Some(last) if last.thread == r.meta.thread => last.end = end,
+                        _ => self.parts.push(Part {
+                            thread: r.meta.thread,
+                            end,
+                        }),
                     }
                 }
             }
         }
-        filled_by
     }
 
     /// Fills a batch (within `quota`, if given: see [`Worker::fill`]) and exports it; `None`
     /// when there was nothing to export.
     fn fill_and_export(&mut self, quota: Option<&mut [usize]>) -> Option<SdkResult> {
-        let filled_by = self.fill(quota);
+        self.fill(quota);
         if self.batch.is_empty() {
             return None;
         }
@@ -565,7 +573,7 @@ impl<T: Send + 'static, E: BatchExport<T>> Worker<T, E> {
                 }
             }
         }
-        self.exporter.recycle(&mut self.batch, filled_by);
+        self.exporter.recycle(&mut self.batch, &self.parts);
         self.batch.clear();
         self.sync_held();
         Some(res)

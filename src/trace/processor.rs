@@ -180,8 +180,8 @@ impl BatchExport<Box<SpanData>> for ExportSpans {
     fn held(&mut self) -> usize {
         self.0.held()
     }
-    fn recycle(&mut self, batch: &mut Vec<Box<SpanData>>, filled_by: u64) {
-        crate::pipeline::pool::recycle(batch, filled_by)
+    fn recycle(&mut self, batch: &mut Vec<Box<SpanData>>, parts: &[crate::pipeline::pool::Part]) {
+        crate::pipeline::pool::recycle(batch, parts)
     }
     fn set_resource(&mut self, resource: &Resource) {
         self.0.set_resource(resource)

@@ -52,6 +52,10 @@ const BOX_AHEAD: usize = 4;
 /// record (~220 bytes) or a log record.
 const BOX_LINES: usize = 4;
 
+/// How many pops ahead the cache's own line (the boxes' addresses) is prefetched: a batch
+/// taken from the stack was last written by the export thread, on another CPU.
+const SLOT_AHEAD: usize = 24;
+
 /// How many pops ahead a box's own heap blocks are prefetched: reading their addresses loads
 /// the box, which was prefetched `BOX_AHEAD - OWNED_AHEAD` pops earlier.
 const OWNED_AHEAD: usize = 2;
@@ -215,6 +219,9 @@ pub(crate) fn pop<T: Pooled>() -> Option<Box<T>> {
 #[inline(always)]
 fn prefetch_ahead<T: Pooled>(cache: &[Box<T>]) {
     let n = cache.len();
+    if let Some(i) = n.checked_sub(SLOT_AHEAD) {
+        prefetch::for_write::<1>(cache.as_ptr().wrapping_add(i).cast());
+    }
     if let Some(b) = n.checked_sub(BOX_AHEAD).map(|i| &cache[i]) {
         prefetch::for_write::<BOX_LINES>((&**b as *const T).cast());
     }

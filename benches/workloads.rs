@@ -571,6 +571,43 @@ fn clock_workload(name: &str) -> bool {
     true
 }
 
+/// `line_pingpong`: one round trip of a cache line between two threads (each waits for the
+/// other's write, then writes; both spin, so on an otherwise idle 2-CPU machine they run on
+/// different CPUs). Not an upstream workload: it tells the VM's phases apart, since handing
+/// spans to the export thread on the other CPU moves lines the same way (42-55 ns a round
+/// trip in fast phases here; see benches/PERFORMANCE.md).
+fn pingpong_workload(name: &str) -> bool {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    if name != "line_pingpong" {
+        return false;
+    }
+    const TRIPS: u64 = 2_000_000;
+    let line = crossbeam_utils::CachePadded::new(AtomicU64::new(0));
+    let secs = std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..TRIPS {
+                while line.load(Ordering::Acquire) != 2 * i + 1 {
+                    std::hint::spin_loop();
+                }
+                line.store(2 * i + 2, Ordering::Release);
+            }
+        });
+        let t0 = Instant::now();
+        for i in 0..TRIPS {
+            line.store(2 * i + 1, Ordering::Release);
+            while line.load(Ordering::Acquire) != 2 * i + 2 {
+                std::hint::spin_loop();
+            }
+        }
+        t0.elapsed().as_secs_f64()
+    });
+    println!(
+        "{name} ns_per_op={:.1} trips={TRIPS}",
+        secs * 1e9 / TRIPS as f64
+    );
+    true
+}
+
 fn main() {
     let Some(name) = std::env::args().skip(1).find(|a| !a.starts_with('-')) else {
         eprintln!("usage: cargo bench --bench workloads -- NAME");
@@ -582,6 +619,7 @@ fn main() {
         && !log_workloads::run(&name)
         && !encode_workloads::run(&name)
         && !clock_workload(&name)
+        && !pingpong_workload(&name)
     {
         eprintln!("unknown workload {name}");
         std::process::exit(1);

@@ -575,7 +575,7 @@ fn clock_workload(name: &str) -> bool {
 /// other's write, then writes; both spin, so on an otherwise idle 2-CPU machine they run on
 /// different CPUs). Not an upstream workload: it tells the VM's phases apart, since handing
 /// spans to the export thread on the other CPU moves lines the same way (42-55 ns a round
-/// trip in fast phases here; see benches/PERFORMANCE.md).
+/// trip in fast phases here, ~380-420 in slow ones; see benches/PERFORMANCE.md).
 fn pingpong_workload(name: &str) -> bool {
     use std::sync::atomic::{AtomicU64, Ordering};
     if name != "line_pingpong" {

@@ -151,12 +151,18 @@ mod tests {
         }
     }
 
+    /// The clock, a reading of it, and an anchor there at Unix time 1000 ns.
+    #[cfg(not(miri))]
+    fn anchored_now() -> (&'static quanta::Clock, u64, Anchor) {
+        let c = clock();
+        let raw0 = c.raw();
+        (c, raw0, Anchor::new(c, raw0, 1_000))
+    }
+
     #[cfg(not(miri))]
     #[test]
     fn an_anchor_scales_ticks_as_the_clock_does() {
-        let c = clock();
-        let raw0 = c.raw();
-        let a = Anchor::new(c, raw0, 1_000);
+        let (c, raw0, a) = anchored_now();
         assert!(a.limit > 0 && a.limit.checked_mul(a.mult).is_some());
         // The anchor serves a whole re-anchor period, and no more.
         let period = c.delta_as_nanos(raw0, raw0 + a.limit);
@@ -177,18 +183,16 @@ mod tests {
     #[cfg(not(miri))]
     #[test]
     fn readings_the_anchor_does_not_serve_reanchor() {
-        let c = clock();
-        let raw0 = c.raw();
-        let a = Anchor::new(c, raw0, 1_000);
+        let (c, raw0, a) = anchored_now();
         assert_eq!(a.at(raw0 + a.limit), None, "a period later");
         assert_eq!(a.at(raw0 - 1), None, "before the anchor");
         assert_eq!(Anchor::NONE.at(raw0), None, "no anchor yet");
         // A thread whose anchor is stale reads the system clock again.
-        ANCHOR.with(|cell| cell.set(Anchor { unix0: 0, ..a }));
         ANCHOR.with(|cell| {
             cell.set(Anchor {
                 raw0: c.raw() + (1 << 40),
-                ..cell.get()
+                unix0: 0,
+                ..a
             })
         });
         let sys = to_unix_nanos(SystemTime::now());

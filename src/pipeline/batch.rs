@@ -795,15 +795,10 @@ mod tests {
                 }
             ]
         );
-        let part = |from: usize, n: u32| items[from..from + n as usize].to_vec();
-        assert_eq!(
-            part(0, first.1 as u32),
-            (0..first.1 as u32).collect::<Vec<_>>()
-        );
-        assert_eq!(
-            part(first.1, second.1 as u32),
-            (0..second.1 as u32).collect::<Vec<_>>()
-        );
+        // Each thread pushed 0, 1, 2, ...
+        let pushed = |n: usize| (0..n as u32).collect::<Vec<_>>();
+        assert_eq!(items[..first.1], pushed(first.1));
+        assert_eq!(items[first.1..], pushed(second.1));
     }
 
     #[test]

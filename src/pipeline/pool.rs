@@ -245,21 +245,14 @@ pub(crate) fn recycle<T: Pooled>(batch: &mut Vec<Box<T>>, parts: &[Part]) {
     let Ok(mut free) = T::free_batches().lock() else {
         return;
     };
-    // From the last part down: each is split off the end of what is left.
-    let mut thread = 0;
-    for (i, part) in parts.iter().enumerate().rev() {
-        let start = i.checked_sub(1).map_or(0, |j| parts[j].end);
-        if start == 0 {
-            // The first part takes what is left (and the batch's own allocation).
-            thread = part.thread;
-            break;
-        }
-        if start < rest.len() {
-            let piece = rest.split_off(start);
-            free.keep(part.thread, piece, T::MAX_FREE);
+    // Every part but the first is split off the end of what is left, from the last one
+    // down (each starts where the one before it ends); the first keeps the allocation.
+    for (before, part) in parts.iter().zip(parts.iter().skip(1)).rev() {
+        if before.end < rest.len() {
+            free.keep(part.thread, rest.split_off(before.end), T::MAX_FREE);
         }
     }
-    free.keep(thread, rest, T::MAX_FREE);
+    free.keep(parts.first().map_or(0, |p| p.thread), rest, T::MAX_FREE);
 }
 
 /// Keeps the box of an item the queue refused for this thread's next item, instead of

@@ -327,9 +327,10 @@ impl<T: PipelineItem> BatchPipeline<T> {
 
     /// The queue is full: lets the export thread make room, if this thread can, and returns
     /// `true` if it tried (the push is then tried once more). If the export thread shares
-    /// this CPU, wakes it and yields to it. If it is elsewhere, or has exported nothing since
-    /// this thread's last try (it may have been moved without being able to say so), moves
-    /// it here first.
+    /// this CPU, wakes it and yields to it, every time: until this thread yields, it runs
+    /// only when this thread's time slice ends, milliseconds later. If it is elsewhere, or
+    /// has exported nothing since this thread's last try (it may have been moved without
+    /// being able to say so), moves it here first.
     #[cold]
     fn relieve(&self) -> bool {
         thread_local! {
@@ -343,7 +344,11 @@ impl<T: PipelineItem> BatchPipeline<T> {
         let progress = self.export_count();
         let stalled = !self.progressed_since(&LAST, progress);
         let shares = self.shares_cpu_with_worker();
-        if !((shares && !stalled) || self.pull_worker(progress)) {
+        // Sharing this CPU and stalled, it may still be moved here (it may have left without
+        // saying so); a move it has not yet undone (`pull_worker` then declines) is no
+        // reason to keep the CPU from it.
+        let moved = (stalled || !shares) && self.pull_worker(progress);
+        if !(shares || moved) {
             return false;
         }
         self.wake();
@@ -647,6 +652,71 @@ mod tests {
         assert!(!p.shares_cpu_with_worker() && !p.yield_for_batch());
         p.shared.worker_cpu.store(-1, Ordering::Relaxed);
         assert!(!p.yield_for_batch());
+        p.shutdown().unwrap();
+    }
+
+    /// Blocks in its first export until `.0` is set, so that the queue fills behind it.
+    #[derive(Clone, Default)]
+    struct Gate(Arc<AtomicBool>);
+
+    impl BatchExport<u32> for Gate {
+        fn export(&mut self, _: &[u32]) -> SdkResult {
+            while !self.0.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Ok(())
+        }
+    }
+
+    /// Seen in a trace of span_basic (2026-11-27): the producer had moved the export thread
+    /// to its CPU, the export thread had exported since without yet getting its CPUs back,
+    /// and then waited for that CPU. The producer's next tries found it stalled, a move
+    /// already in force (`pull_worker` declines), and did not yield: it kept the CPU for
+    /// its whole time slice (2.3 ms) and dropped ~46 000 spans.
+    #[test]
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn a_producer_sharing_its_cpu_yields_to_a_stalled_export_thread_even_after_a_move() {
+        let gate = Gate::default();
+        let p = BatchPipeline::new(gate.clone(), cfg(100, 10), "test-bsp");
+        let cpu = cpu::current();
+        let pin = |cpu: i32| {
+            // SAFETY: as in the test above.
+            unsafe {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(cpu as usize, &mut set);
+                assert_eq!(
+                    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set),
+                    0
+                );
+            }
+        };
+        pin(cpu);
+        // The export thread takes a batch and blocks in its export; the rest fills the queue.
+        for i in 0..200 {
+            p.push(i);
+        }
+        wait_until(|| p.shared.budget.in_rings() >= 64);
+        assert!(p.shared.budget.in_rings() >= p.shared.batch_size);
+        p.shared.worker_cpu.store(cpu, Ordering::Relaxed);
+        let progress = p.export_count();
+        {
+            let mut pull = p.shared.pull.lock().unwrap();
+            pull.from = cpu::affinity_of(pull.tid);
+            assert!(pull.from.is_some());
+            pull.mark = progress.wrapping_add(1);
+            pull.cpu = cpu;
+        }
+        assert!(p.relieve(), "the first try yields");
+        assert!(!p.pull_worker(progress), "a move in force, not undone");
+        assert!(
+            p.relieve(),
+            "stalled, with a move in force, and on this CPU: it still yields"
+        );
+        // Elsewhere, with the move in force, nothing to do.
+        p.shared.worker_cpu.store(cpu + 1, Ordering::Relaxed);
+        assert!(!p.relieve());
+        p.shared.pull.lock().unwrap().from = None;
+        gate.0.store(true, Ordering::SeqCst);
         p.shutdown().unwrap();
     }
 

@@ -655,7 +655,7 @@ mod tests {
         p.shutdown().unwrap();
     }
 
-    /// Blocks in its first export until `.0` is set, so that the queue fills behind it.
+    /// Blocks in every export until `.0` is set, so that the queue fills behind it.
     #[derive(Clone, Default)]
     struct Gate(Arc<AtomicBool>);
 
@@ -980,17 +980,8 @@ mod tests {
     fn the_queue_size_bounds_all_threads_together() {
         // A stuck exporter: nothing leaves the rings, so what is accepted is what the shared
         // budget lets in (plus at most 31 unreported pushes per thread).
-        struct Stuck(Arc<AtomicBool>);
-        impl BatchExport<u32> for Stuck {
-            fn export(&mut self, _batch: &[u32]) -> SdkResult {
-                while !self.0.load(Ordering::SeqCst) {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Ok(())
-            }
-        }
         let release = Arc::new(AtomicBool::new(false));
-        let p = BatchPipeline::new(Stuck(release.clone()), cfg(256, 64), "test-bsp");
+        let p = BatchPipeline::new(Gate(release.clone()), cfg(256, 64), "test-bsp");
         push_from_threads(&p, 4, 10_000, Duration::ZERO);
         let st = p.stats();
         assert_eq!(st.accepted + st.dropped, 40_000);

@@ -608,6 +608,49 @@ fn pingpong_workload(name: &str) -> bool {
     true
 }
 
+/// `thread_yield` and `thread_switch`, to put the export thread's wake-ups in scale (see
+/// benches/PERFORMANCE.md); not upstream workloads. `thread_yield`: one `sched_yield` with no
+/// other thread waiting for the CPU, a system call that returns at once. `thread_switch`:
+/// one switch between two threads pinned to the same CPU that yield to each other (each
+/// call of the measured thread is two switches).
+fn yield_workload(name: &str) -> bool {
+    match name {
+        "thread_yield" => {
+            let r = bench(1, |_| std::thread::yield_now());
+            print_micro(name, &r, "");
+        }
+        #[cfg(target_os = "linux")]
+        "thread_switch" => {
+            use std::sync::atomic::AtomicBool;
+            // SAFETY: `sched_getcpu` takes no argument; `set` is a plain bit set, zeroed,
+            // filled by the libc macro and only read by `sched_setaffinity`.
+            let pin_to = |cpu: libc::c_int| unsafe {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(cpu as usize, &mut set);
+                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+            };
+            // SAFETY: as above.
+            let cpu = unsafe { libc::sched_getcpu() };
+            assert!(cpu >= 0 && pin_to(cpu), "cannot pin to a CPU");
+            let stop = AtomicBool::new(false);
+            let r = std::thread::scope(|s| {
+                s.spawn(|| {
+                    assert!(pin_to(cpu));
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::yield_now();
+                    }
+                });
+                let r = bench(2, |_| std::thread::yield_now());
+                stop.store(true, Ordering::Relaxed);
+                r
+            });
+            print_micro(name, &r, &format!(" cpu={cpu}"));
+        }
+        _ => return false,
+    }
+    true
+}
+
 fn main() {
     let Some(name) = std::env::args().skip(1).find(|a| !a.starts_with('-')) else {
         eprintln!("usage: cargo bench --bench workloads -- NAME");
@@ -620,6 +663,7 @@ fn main() {
         && !encode_workloads::run(&name)
         && !clock_workload(&name)
         && !pingpong_workload(&name)
+        && !yield_workload(&name)
     {
         eprintln!("unknown workload {name}");
         std::process::exit(1);

@@ -618,12 +618,9 @@ mod tests {
         }
     }
 
-    #[test]
+    /// Keeps the calling thread on the CPU it runs on, and returns that CPU.
     #[cfg(all(target_os = "linux", not(miri)))]
-    fn a_producer_yields_for_a_batch_only_after_the_export_thread_made_progress() {
-        let p = BatchPipeline::new(Count::default(), cfg(100, 10), "test-bsp");
-        // This thread stays on its CPU, and the export thread (asleep: nothing was pushed)
-        // is said to have last run there.
+    fn pin_here() -> i32 {
         let cpu = cpu::current();
         // SAFETY: `set` is a plain bit set, zeroed then filled by the libc macro, and passed
         // by pointer with its size to `sched_setaffinity`, which only reads it.
@@ -635,6 +632,16 @@ mod tests {
                 0
             );
         }
+        cpu
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn a_producer_yields_for_a_batch_only_after_the_export_thread_made_progress() {
+        let p = BatchPipeline::new(Count::default(), cfg(100, 10), "test-bsp");
+        // This thread stays on its CPU, and the export thread (asleep: nothing was pushed)
+        // is said to have last run there.
+        let cpu = pin_here();
         p.shared.worker_cpu.store(cpu, Ordering::Relaxed);
         assert!(p.shares_cpu_with_worker());
         assert!(p.yield_for_batch());
@@ -678,19 +685,7 @@ mod tests {
     fn a_producer_sharing_its_cpu_yields_to_a_stalled_export_thread_even_after_a_move() {
         let gate = Gate::default();
         let p = BatchPipeline::new(gate.clone(), cfg(100, 10), "test-bsp");
-        let cpu = cpu::current();
-        let pin = |cpu: i32| {
-            // SAFETY: as in the test above.
-            unsafe {
-                let mut set: libc::cpu_set_t = std::mem::zeroed();
-                libc::CPU_SET(cpu as usize, &mut set);
-                assert_eq!(
-                    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set),
-                    0
-                );
-            }
-        };
-        pin(cpu);
+        let cpu = pin_here();
         // The export thread takes a batch and blocks in its export; the rest fills the queue.
         for i in 0..200 {
             p.push(i);

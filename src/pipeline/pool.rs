@@ -19,6 +19,12 @@
 //! CPU. (Each thread takes back about as many boxes as it filled, one per item.) The export
 //! thread never writes to an item, so no cache line is bounced back and forth for it.
 //!
+//! The vectors that carry boxes circulate too: a thread that takes a batch leaves its emptied
+//! cache vector on the stack as a spare, and the export thread takes spares for its next
+//! batches and for the parts it splits off. In steady state nothing is allocated or freed for
+//! them, and no thread frees a vector another allocated (with glibc's malloc that takes the
+//! lock of the allocating thread's arena, and a producer would sleep on it).
+//!
 //! A box comes back after a full trip through the queue, so its lines have often left this
 //! CPU's caches by then. The cache is a stack, so the thread's next boxes are known: each pop
 //! prefetches the box [`BOX_AHEAD`] pops ahead, and the heap blocks (vector buffers) of the
@@ -41,6 +47,10 @@ pub(crate) const MAX_LOCAL: usize = 4096;
 
 /// Most batches waiting for reuse, per item type.
 pub(crate) const FREE_BATCHES: usize = 16;
+
+/// Most emptied vectors kept for the export thread's next batches, per item type: as many as
+/// batches can wait, and one for the batch being filled.
+const MAX_SPARES: usize = FREE_BATCHES + 1;
 
 /// How many pops ahead a box is prefetched. A span takes 30-70 ns; with two producers, or a
 /// busy neighbour on the host, a box can take ~100 ns to arrive from memory, so two pops
@@ -65,6 +75,9 @@ const OWNED_AHEAD: usize = 2;
 #[derive(Debug)]
 pub(crate) struct FreeStack<T> {
     batches: Vec<(u64, Vec<Box<T>>)>,
+    /// Empty vectors, for the export thread's next batches: the cache vectors that threads
+    /// emptied when they took a batch. See [`recycle`].
+    spares: Vec<Vec<Box<T>>>,
 }
 
 impl<T> FreeStack<T> {
@@ -72,7 +85,32 @@ impl<T> FreeStack<T> {
     pub(crate) const fn new() -> Self {
         FreeStack {
             batches: Vec::new(),
+            spares: Vec::new(),
         }
+    }
+
+    /// Keeps an emptied vector for [`FreeStack::spare`] (at most [`MAX_SPARES`]; room for
+    /// them is made by [`recycle`], so this allocates nothing).
+    fn keep_spare(&mut self, v: Vec<Box<T>>) -> Option<Vec<Box<T>>> {
+        debug_assert!(v.is_empty());
+        if v.capacity() == 0 || self.spares.len() >= MAX_SPARES {
+            return Some(v);
+        }
+        self.spares.push(v);
+        None
+    }
+
+    /// An empty vector with room for `n` items: the smallest spare one with that room, else
+    /// the roomiest grown to it (exactly: a vector is never grown past what it carries), or
+    /// a new one.
+    fn spare(&mut self, n: usize) -> Vec<Box<T>> {
+        let fits = (0..self.spares.len())
+            .filter(|&i| self.spares[i].capacity() >= n)
+            .min_by_key(|&i| self.spares[i].capacity());
+        let at = fits.or_else(|| (0..self.spares.len()).max_by_key(|&i| self.spares[i].capacity()));
+        let mut v = at.map_or_else(Vec::new, |i| self.spares.swap_remove(i));
+        v.reserve_exact(n);
+        v
     }
 
     /// Items waiting (at most `FREE_BATCHES` batches to add up).
@@ -81,16 +119,19 @@ impl<T> FreeStack<T> {
     }
 
     /// Pushes `batch`, filled by `thread`, unless `FREE_BATCHES` batches or `max_free` items
-    /// would wait (a batch is kept when none does, however large); otherwise `batch` is
-    /// dropped.
-    fn keep(&mut self, thread: u64, batch: Vec<Box<T>>, max_free: usize) {
+    /// would wait (a batch is kept when none does, however large).
+    /// Returns the batch when it is not kept, for the caller to drop once it has let the
+    /// stack go.
+    fn keep(&mut self, thread: u64, batch: Vec<Box<T>>, max_free: usize) -> Option<Vec<Box<T>>> {
         if batch.is_empty() {
-            return;
+            return None;
         }
         let room = self.batches.len() < FREE_BATCHES && self.items() + batch.len() <= max_free;
         if room || self.batches.is_empty() {
             self.batches.push((thread, batch));
+            return None;
         }
+        Some(batch)
     }
 
     /// Takes the last batch `thread` filled, or else the last one.
@@ -205,9 +246,16 @@ pub(crate) fn pop<T: Pooled>() -> Option<Box<T>> {
             prefetch_ahead(l);
             return Some(b);
         }
-        let mut batch = T::free_batches().lock().ok()?.take_for(thread_tag())?;
-        let b = batch.pop();
-        *l = batch;
+        let mut free = T::free_batches().lock().ok()?;
+        let batch = free.take_for(thread_tag())?;
+        // The emptied cache goes back as a spare rather than to the allocator: the export
+        // thread allocated most of these vectors, and freeing one here would take the lock
+        // of that thread's malloc arena just as it allocates (glibc; producers were put to
+        // sleep on it ~5 000 times a second in span_attrs_2threads).
+        let unkept = free.keep_spare(std::mem::replace(l, batch));
+        drop(free);
+        drop(unkept);
+        let b = l.pop();
         prefetch_ahead(l);
         b
     })
@@ -241,18 +289,33 @@ pub(crate) fn recycle<T: Pooled>(batch: &mut Vec<Box<T>>, parts: &[Part]) {
     if batch.is_empty() {
         return;
     }
-    let mut rest = std::mem::replace(batch, Vec::with_capacity(batch.capacity()));
     let Ok(mut free) = T::free_batches().lock() else {
+        batch.clear();
         return;
     };
-    // Every part but the first is split off the end of what is left, from the last one
-    // down (each starts where the one before it ends); the first keeps the allocation.
+    // Room for every spare, made here, so that threads leaving theirs never allocate.
+    let room = MAX_SPARES - free.spares.len();
+    free.spares.reserve_exact(room);
+    let items = batch.len();
+    let mut rest = std::mem::take(batch);
+    let mut unkept = Vec::new();
+    // Every part but the first is moved off the end of what is left, into a spare vector,
+    // from the last one down (each starts where the one before it ends); the first keeps
+    // the batch's vector.
     for (before, part) in parts.iter().zip(parts.iter().skip(1)).rev() {
         if before.end < rest.len() {
-            free.keep(part.thread, rest.split_off(before.end), T::MAX_FREE);
+            let mut piece = free.spare(rest.len() - before.end);
+            piece.extend(rest.drain(before.end..));
+            unkept.extend(free.keep(part.thread, piece, T::MAX_FREE));
         }
     }
-    free.keep(parts.first().map_or(0, |p| p.thread), rest, T::MAX_FREE);
+    unkept.extend(free.keep(parts.first().map_or(0, |p| p.thread), rest, T::MAX_FREE));
+    // Room for as many items as this batch had: the export thread's batches are about the
+    // same size, and its vector grows if one is larger.
+    *batch = free.spare(items);
+    drop(free);
+    // Batches the stack had no room for are freed once it is let go.
+    drop(unkept);
 }
 
 /// Keeps the box of an item the queue refused for this thread's next item, instead of
@@ -325,6 +388,95 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    /// The vectors that carry boxes go round between the export thread and the threads that
+    /// take batches: neither allocates nor frees one in steady state.
+    #[test]
+    fn emptied_caches_become_the_export_threads_next_batches() {
+        #[derive(Debug, Default)]
+        struct Carried;
+        pooled!(Carried, max_free = 1000);
+        let batch_of = |n| (0..n).map(|_| Box::new(Carried)).collect::<Vec<_>>();
+        std::thread::spawn(move || {
+            // The export thread's batch; recycling hands its vector over with the boxes.
+            let mut batch = batch_of(4);
+            let first = batch.as_ptr();
+            recycle(&mut batch, &[]);
+            assert!(batch.is_empty() && batch.capacity() >= 4);
+            let second = batch.as_ptr();
+            // This thread's (empty) cache takes the batch; its own vector becomes a spare.
+            Carried::with_local(|l| *l = Vec::with_capacity(8)).unwrap();
+            let cache = Carried::with_local(|l| l.as_ptr()).unwrap();
+            assert!(pop::<Carried>().is_some());
+            assert_eq!(
+                Carried::with_local(|l| l.as_ptr()),
+                Some(first),
+                "the batch's vector"
+            );
+            while pop::<Carried>().is_some() {}
+            // The next exported batch goes out in `second`; the export thread then fills
+            // the spare this thread left.
+            batch.extend(batch_of(4));
+            recycle(&mut batch, &[]);
+            assert_eq!(batch.as_ptr(), cache, "the emptied cache, reused");
+            let free = Carried::free_batches().lock().unwrap();
+            assert_eq!(free.batches.last().map(|(_, b)| b.as_ptr()), Some(second));
+            assert!(free.spares.is_empty());
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// However often they go round, the vectors keep about the size of what they carry.
+    #[test]
+    fn circulating_vectors_do_not_grow() {
+        #[derive(Debug, Default)]
+        struct Round;
+        pooled!(Round, max_free = 1000);
+        std::thread::spawn(|| {
+            let mut batch: Vec<Box<Round>> = Vec::with_capacity(8);
+            let mut largest = 0;
+            for round in 0..200 {
+                batch.extend((0..8).map(|_| Box::new(Round)));
+                // Two threads' parts, as with two producers.
+                recycle(
+                    &mut batch,
+                    &[Part { thread: 1, end: 3 }, Part { thread: 2, end: 8 }],
+                );
+                largest = largest.max(batch.capacity());
+                // This thread takes both back, and keeps a few refused boxes (its cache
+                // grows a little past a batch now and then).
+                while let Some(b) = pop::<Round>() {
+                    drop(b);
+                }
+                for _ in 0..round % 11 {
+                    give_back(Box::new(Round));
+                }
+                Round::with_local(|l| largest = largest.max(l.capacity()));
+            }
+            assert!(largest <= 16, "a vector grew to {largest}");
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// Parts split off a batch go out in spare vectors of the size they need.
+    #[test]
+    fn parts_go_out_in_spare_vectors() {
+        let mut free = FreeStack::<Small>::new();
+        for n in [2, 64, 8] {
+            assert!(free.keep_spare(Vec::with_capacity(n)).is_none());
+        }
+        assert!(free.keep_spare(Vec::new()).is_some(), "nothing to keep");
+        assert!(free.spare(5).capacity() >= 5);
+        assert_eq!(free.spares.len(), 2);
+        assert!(free.spare(100).capacity() >= 100, "the roomiest, grown");
+        assert_eq!(free.spares.len(), 1);
+        for _ in 0..MAX_SPARES + 2 {
+            free.keep_spare(Vec::with_capacity(1));
+        }
+        assert_eq!(free.spares.len(), MAX_SPARES, "bounded");
     }
 
     #[test]

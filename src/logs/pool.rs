@@ -1,4 +1,4 @@
-//! Boxes of log records, reused on the shared [`pool`](crate::pipeline::pool).
+//! Boxes of log records, reused on the shared [`pool`].
 //!
 //! A record travels boxed from emit to export, so the pipeline moves a pointer instead of
 //! the ~180-byte record. Once it is exported, an emitting thread reuses its box for a new

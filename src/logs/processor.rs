@@ -46,7 +46,7 @@ pub trait LogProcessor: Send + Sync + fmt::Debug + 'static {
 
 /// Exports each record as soon as it is emitted, on the emitting thread (which waits for the
 /// export). A failed or panicking export is reported through
-/// [`diagnostics`](crate::diagnostics), never returned or unwound into the caller. Meant for
+/// [`diagnostics`], never returned or unwound into the caller. Meant for
 /// tests and debugging; use [`BatchLogProcessor`] in production.
 pub struct SimpleLogProcessor {
     exporter: Mutex<Box<dyn LogExporter>>,

@@ -102,7 +102,7 @@ impl fmt::Display for SeverityNumber {
 }
 
 /// A log body or log attribute value: any OTLP `AnyValue`, including bytes, heterogeneous
-/// arrays and nested maps (span attributes use the narrower [`Value`](crate::Value)).
+/// arrays and nested maps (span attributes use the narrower [`Value`]).
 ///
 /// ```
 /// use otlp_sdk::logs::AnyValue;

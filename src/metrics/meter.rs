@@ -123,7 +123,7 @@ impl MeterState {
 ///
 /// Instrument names must match `[A-Za-z][A-Za-z0-9_./-]{0,254}` and units be at most 63
 /// ASCII characters: otherwise the problem is reported through
-/// [`diagnostics`](crate::diagnostics) and the instrument returned records nothing.
+/// [`diagnostics`] and the instrument returned records nothing.
 /// Creating an instrument twice with the same identity (name, ignoring case, kind, number
 /// type, unit and description) returns the same instrument; a different instrument under
 /// an existing name is reported as a duplicate registration and still works, as its own

@@ -184,7 +184,7 @@ pub(crate) trait Pooled: Sized + 'static {
     /// Runs `f` on this thread's cache; `None` when it is unavailable (the thread is exiting,
     /// or the cache is already borrowed).
     fn with_local<R>(f: impl FnOnce(&mut Vec<Box<Self>>) -> R) -> Option<R>;
-    /// Prefetches the heap blocks this item will reuse (see [`prefetch`](super::prefetch));
+    /// Prefetches the heap blocks this item will reuse (see [`prefetch`]);
     /// none by default.
     #[inline(always)]
     fn prefetch_owned(&self) {}

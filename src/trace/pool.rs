@@ -1,4 +1,4 @@
-//! Recycling of span records, on the shared [`pool`](crate::pipeline::pool).
+//! Recycling of span records, on the shared [`pool`].
 //!
 //! A span's data lives in one heap block from start to export, so ending, queueing and
 //! batching a span move a pointer, never the ~220-byte record. After export the batch

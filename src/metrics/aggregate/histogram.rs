@@ -48,7 +48,7 @@ impl<T, const SUM: bool> HistogramAgg<T, SUM> {
     }
 }
 
-/// The bucket of `v`: bucket i holds (bounds[i-1], bounds[i]], so its index is the number
+/// The bucket of `v`: bucket i holds `(bounds[i-1], bounds[i]]`, so its index is the number
 /// of bounds below `v` (the bounds are increasing). Up to 32 bounds this is a branch-free
 /// count (no mispredicted jumps when values spread over the buckets); more use a binary search.
 #[inline(always)]

@@ -170,7 +170,6 @@ impl<T: PipelineItem> BatchPipeline<T> {
             shut_down: AtomicBool::new(false),
         });
         let (tx, rx) = control::channel();
-        let parked = rx.parked_flag();
         let worker_shared = Arc::clone(&shared);
         let delay = config.scheduled_delay;
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
@@ -198,7 +197,7 @@ impl<T: PipelineItem> BatchPipeline<T> {
         let worker_thread = worker.as_ref().map(|h| h.thread().clone());
         BatchPipeline {
             shared,
-            control: ControlTx::new(tx, worker_thread, parked),
+            control: ControlTx::new(tx, worker_thread),
             worker: Mutex::new(worker),
             config,
             name: thread_name,
@@ -246,17 +245,18 @@ impl<T: PipelineItem> BatchPipeline<T> {
                     used.max(others)
                 };
                 if ready >= at {
-                    // Read before the wake-up, which unparks it.
-                    let parked = self.control.worker_parked();
                     let woke = self.wake_if_asleep();
-                    if !self.yield_for_batch() && woke && parked {
-                        // The export thread was parked (as when every CPU has a producer),
-                        // and the kernel may place it on this CPU: let it run now rather
-                        // than when this thread's time slice ends or the queue is full.
-                        // Not when it was only yielding between looks at its messages:
-                        // it is then already queued on some CPU, and the yield would be a
-                        // system call for nothing once per round (span_attrs_2threads ~2-3 %
-                        // faster without it; see benches/PERFORMANCE.md).
+                    if !self.yield_for_batch()
+                        && !woke
+                        && s.wake_at.is_calm(at)
+                        && ready >= at + s.batch_size
+                    {
+                        // Producers on every CPU, the export thread woken earlier, and a
+                        // batch more queued since: the kernel may have put it on this CPU,
+                        // where it waits for this thread's time slice to end. Yielding right
+                        // after each wake-up instead cost a system call per round for
+                        // nothing (the woken thread is usually queued on the other CPU)
+                        // and was slower and dropped more (benches/PERFORMANCE.md).
                         std::thread::yield_now();
                     }
                 }

@@ -13,13 +13,11 @@
 //! at once (no yield) ~39.5 ns: a thread that parks right after running is placed by the
 //! scheduler so that its next wake-up costs the producers more. So the yields stay.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::Thread;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, TryRecvError};
-use crossbeam_utils::CachePadded;
 
 use crate::error::SdkResult;
 use crate::pipeline::BatchConfig;
@@ -170,15 +168,8 @@ const CAPACITY: usize = 64;
 /// completed by [`ControlTx::new`] once that thread exists.
 pub(super) fn channel() -> (Sender<Control>, ControlRx) {
     let (tx, rx) = crossbeam_channel::bounded(CAPACITY);
-    let rx = ControlRx {
-        rx,
-        parked: Arc::new(CachePadded::new(AtomicBool::new(false))),
-    };
-    (tx, rx)
+    (tx, ControlRx(rx))
 }
-
-/// Set while the export thread is parked (see [`ControlTx::worker_parked`]).
-pub(super) type ParkedFlag = Arc<CachePadded<AtomicBool>>;
 
 /// The sending end: every message also unparks the export thread.
 pub(super) struct ControlTx {
@@ -186,26 +177,14 @@ pub(super) struct ControlTx {
     tx: Option<Sender<Control>>,
     /// The export thread (`None` if it could not be spawned).
     worker: Option<Thread>,
-    /// Its receiving end's [`ControlRx::parked_flag`].
-    parked: ParkedFlag,
 }
 
 impl ControlTx {
-    pub(super) fn new(tx: Sender<Control>, worker: Option<Thread>, parked: ParkedFlag) -> Self {
+    pub(super) fn new(tx: Sender<Control>, worker: Option<Thread>) -> Self {
         ControlTx {
             tx: Some(tx),
             worker,
-            parked,
         }
-    }
-
-    /// Whether the export thread is parked, rather than yielding between looks at the
-    /// channel or running: a message sent now wakes it through the kernel, which then picks
-    /// a CPU for it (possibly the sender's). Read before sending, it may be stale by the
-    /// time the message arrives; callers use it only to decide whether to yield.
-    #[inline]
-    pub(super) fn worker_parked(&self) -> bool {
-        self.parked.load(Ordering::Relaxed)
     }
 
     /// Sends unless the channel is full; `false` if it was not sent.
@@ -252,21 +231,12 @@ impl Drop for ControlTx {
 }
 
 /// The export thread's receiving end.
-pub(super) struct ControlRx {
-    rx: Receiver<Control>,
-    /// Set while this thread is parked in [`ControlRx::recv_deadline`].
-    parked: ParkedFlag,
-}
+pub(super) struct ControlRx(Receiver<Control>);
 
 impl ControlRx {
-    /// The flag the sending end reads to tell whether this end is parked.
-    pub(super) fn parked_flag(&self) -> ParkedFlag {
-        Arc::clone(&self.parked)
-    }
-
     /// Whether no message waits.
     pub(super) fn is_empty(&self) -> bool {
-        self.rx.is_empty()
+        self.0.is_empty()
     }
 
     /// The next message, waiting for it until `deadline`: yields the CPU
@@ -274,7 +244,7 @@ impl ControlRx {
     pub(super) fn recv_deadline(&self, deadline: Instant) -> Result<Control, RecvTimeoutError> {
         let mut yields = 0;
         loop {
-            match self.rx.try_recv() {
+            match self.0.try_recv() {
                 Ok(msg) => return Ok(msg),
                 Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
                 Err(TryRecvError::Empty) => {}
@@ -289,9 +259,7 @@ impl ControlRx {
             } else {
                 // Returns at once if a sender unparked this thread since it last parked;
                 // may also return spuriously: the loop looks again either way.
-                self.parked.store(true, Ordering::Relaxed);
                 std::thread::park_timeout(deadline - now);
-                self.parked.store(false, Ordering::Relaxed);
             }
         }
     }
@@ -378,9 +346,8 @@ mod tests {
         std::thread::JoinHandle<Result<bool, RecvTimeoutError>>,
     ) {
         let (tx, rx) = channel();
-        let parked = rx.parked_flag();
         let h = spawn_receiver(rx, Duration::from_secs(30));
-        let tx = ControlTx::new(tx, Some(h.thread().clone()), parked);
+        let tx = ControlTx::new(tx, Some(h.thread().clone()));
         std::thread::sleep(Duration::from_millis(50));
         (tx, h)
     }
@@ -390,26 +357,6 @@ mod tests {
         let (tx, h) = parked_receiver();
         assert!(tx.try_send(Control::Wake));
         assert_eq!(h.join().unwrap(), Ok(true));
-    }
-
-    /// Senders can tell a parked receiver (a message wakes it through the kernel) from one
-    /// that is running or yielding.
-    #[test]
-    fn senders_see_whether_the_receiver_is_parked() {
-        let (sender, rx) = channel();
-        let flag = rx.parked_flag();
-        assert!(!flag.load(Ordering::Relaxed), "not waiting yet");
-        let h = spawn_receiver(rx, Duration::from_secs(30));
-        let tx = ControlTx::new(sender, Some(h.thread().clone()), flag);
-        // It yields a couple of times, then parks.
-        let start = Instant::now();
-        while !tx.worker_parked() {
-            assert!(start.elapsed() < Duration::from_secs(10), "never parked");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        assert!(tx.try_send(Control::Wake));
-        assert_eq!(h.join().unwrap(), Ok(true));
-        assert!(!tx.worker_parked(), "no longer parked once it has returned");
     }
 
     #[test]

@@ -24,8 +24,9 @@
 //! (for tens of milliseconds, even with another CPU idle), where it would wait for the
 //! producer's time slices to end while the queue overflows. On Linux a producer on the CPU
 //! the background thread last ran on yields once a batch is ready (and every few dozen
-//! refused items while the queue is full), a producer that wakes the sleeping background
-//! thread yields once (the kernel may place it on that CPU), and the waiting background
+//! refused items while the queue is full), a producer that woke the sleeping background
+//! thread and sees another batch queued since yields (the kernel may have placed it on that
+//! CPU), and the waiting background
 //! thread yields about every microsecond: each yield returns at once when no other thread
 //! wants the CPU. When the queue is full and the background thread is on another CPU
 //! (where a thread of another process may hold it for milliseconds), or makes no progress,

@@ -26,13 +26,12 @@
 //! the background thread last ran on yields once a batch is ready (and every few dozen
 //! refused items while the queue is full), a producer that woke the sleeping background
 //! thread and sees another batch queued since yields (the kernel may have placed it on that
-//! CPU), and the waiting background
-//! thread yields about every microsecond: each yield returns at once when no other thread
-//! wants the CPU. When the queue is full and the background thread is on another CPU
-//! (where a thread of another process may hold it for milliseconds), or makes no progress,
-//! the producer moves it to its own CPU before yielding; the background thread gets back the
-//! CPUs it was allowed as soon as it runs, so the move lasts microseconds and an
-//! application's own pinning stays.
+//! CPU), and the waiting background thread yields about every microsecond: each yield
+//! returns at once when no other thread wants the CPU. When the queue is full and the
+//! background thread is on another CPU (where a thread of another process may hold it for
+//! milliseconds), or makes no progress, the producer moves it to its own CPU before
+//! yielding; the background thread gets back the CPUs it was allowed as soon as it runs,
+//! so the move lasts microseconds and an application's own pinning stays.
 //!
 //! [`BatchConfig`] holds the knobs (queue size, batch size, delay, export timeout), with the
 //! specification's defaults and `OTEL_BSP_*` / `OTEL_BLRP_*` environment variables.

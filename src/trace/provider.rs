@@ -176,15 +176,24 @@ impl ProviderInner {
 
     /// Calls the processors' `on_start` hooks; `false` when none has one (the span was not
     /// lent to any other code).
-    #[inline]
+    ///
+    /// The check is inlined into span start and the hooks are called out of line: as one
+    /// function, the compiler kept it out of line, and every span paid for a call that
+    /// saved six registers before finding no hook (~1.5 % of span_attrs_2threads' samples).
+    #[inline(always)]
     pub(crate) fn on_start(&self, span: &mut SpanData, parent: &crate::context::Context) -> bool {
         if !self.start_hooks {
             return false;
         }
+        self.run_start_hooks(span, parent);
+        true
+    }
+
+    #[inline(never)]
+    fn run_start_hooks(&self, span: &mut SpanData, parent: &crate::context::Context) {
         for p in &self.processors {
             crate::error::run_hook("span processor's on_start", || p.on_start(span, parent));
         }
-        true
     }
 
     pub(crate) fn is_shut_down(&self) -> bool {

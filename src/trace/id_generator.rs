@@ -25,7 +25,10 @@ pub trait IdGenerator: Send + Sync + fmt::Debug {
     fn new_span_id(&self) -> SpanId;
 }
 
-/// Random ids from per-thread generators seeded from the OS (see the module docs).
+/// Random ids from two generators per thread (wyrand, from `fastrand`), seeded from the
+/// operating system on the thread's first span. A trace id takes one 64-bit draw from each,
+/// so trace ids from two threads or processes repeat only if the states of both generators
+/// line up at once; the span id is the first generator's next draw.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RandomIdGenerator;
 

@@ -608,6 +608,11 @@ fn pingpong_workload(name: &str) -> bool {
     true
 }
 
+/// Placing threads on CPUs, shared with the scheduling tests.
+#[cfg(target_os = "linux")]
+#[path = "../tests/support/cpu.rs"]
+mod cpu;
+
 /// `thread_yield` and `thread_switch`, to put the export thread's wake-ups in scale (see
 /// benches/PERFORMANCE.md); not upstream workloads. `thread_yield`: one `sched_yield` with no
 /// other thread waiting for the CPU, a system call that returns at once. `thread_switch`:
@@ -622,20 +627,15 @@ fn yield_workload(name: &str) -> bool {
         #[cfg(target_os = "linux")]
         "thread_switch" => {
             use std::sync::atomic::AtomicBool;
-            // SAFETY: `sched_getcpu` takes no argument; `set` is a plain bit set, zeroed,
-            // filled by the libc macro and only read by `sched_setaffinity`.
-            let pin_to = |cpu: libc::c_int| unsafe {
-                let mut set: libc::cpu_set_t = std::mem::zeroed();
-                libc::CPU_SET(cpu as usize, &mut set);
-                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
-            };
-            // SAFETY: as above.
+            // SAFETY: `sched_getcpu` takes no argument and only returns a number.
             let cpu = unsafe { libc::sched_getcpu() };
-            assert!(cpu >= 0 && pin_to(cpu), "cannot pin to a CPU");
+            assert!(cpu >= 0, "sched_getcpu failed");
+            let cpu = cpu as usize;
+            cpu::pin(0, cpu);
             let stop = AtomicBool::new(false);
             let r = std::thread::scope(|s| {
                 s.spawn(|| {
-                    assert!(pin_to(cpu));
+                    cpu::pin(0, cpu);
                     while !stop.load(Ordering::Relaxed) {
                         std::thread::yield_now();
                     }

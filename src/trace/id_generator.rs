@@ -1,13 +1,10 @@
 //! Generation of trace and span ids.
 //!
-//! The default ids come from two wyrand generators per thread (`fastrand::Rng`), seeded from
-//! the operating system's random source (`rand::rngs::OsRng`) on the thread's first span.
-//! A trace id takes one draw from each, so two threads (or processes) repeat each other's
-//! trace ids only if both of their 64-bit states line up at once, as unlikely as a collision
-//! of 128 random bits; the span id is the first generator's next draw. Each draw is one
-//! addition and one 64x64-bit multiplication, and the three draws of a root span do not
-//! wait on each other: `rand`'s `SmallRng` (xoshiro256++ behind a `RefCell`, updating its
-//! state between draws) cost span_attrs ~8 % more (benches/PERFORMANCE.md).
+//! [`RandomIdGenerator`] says how the default ids are drawn. Why two wyrand generators: a
+//! draw is one addition and one 64x64-bit multiplication, and a root span's three draws do
+//! not wait on each other, where `rand`'s `SmallRng` (xoshiro256++ behind a `RefCell`,
+//! updating its state between draws) cost span_attrs ~8 % more (benches/PERFORMANCE.md);
+//! and two of them, because one wyrand state would leave a trace id only 64 bits of state.
 
 use std::cell::Cell;
 use std::fmt;
@@ -151,6 +148,20 @@ mod tests {
             lows.insert(lo);
         }
         assert_eq!((highs.len(), lows.len()), (10_000, 10_000));
+        // Exactly: the high half is the first generator's draw, the low half the second's,
+        // and the span id the first's next draw.
+        std::thread::spawn(|| {
+            let (sa, sb) = (0x1234_5678_9abc_def1, 0x0fed_cba9_8765_4321);
+            STATES.set([sa, sb]);
+            let (t, s) = random_ids();
+            let (mut a, mut b) = (Rng::with_seed(sa), Rng::with_seed(sb));
+            let hi = a.u64(..);
+            assert_eq!(t.to_u128(), (u128::from(hi) << 64) | u128::from(b.u64(..)));
+            assert_eq!(s.to_u64(), a.u64(..));
+            assert_eq!(STATES.get(), [a.get_seed(), b.get_seed()]);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
